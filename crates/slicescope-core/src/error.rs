@@ -1,0 +1,176 @@
+//! The error type of slicescope's libraries.
+//!
+//! Every variant names what the user got wrong and, where possible, how to
+//! fix it. The CLI maps all of them to exit code 2.
+
+/// Result alias used throughout slicescope.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in slicescope's libraries.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A column that the configuration names is not in the input.
+    #[error("{role} column '{name}' not found{}", suggestion_text(.suggestions))]
+    ColumnNotFound {
+        /// The name that was asked for.
+        name: String,
+        /// What the column was wanted for ("label", "attribute", ...).
+        role: String,
+        /// Existing column names close to `name`.
+        suggestions: Vec<String>,
+    },
+    /// Lengths or dimensions that must agree do not.
+    #[error("shape mismatch: {0}")]
+    ShapeMismatch(String),
+    /// Values that cannot be used (NaN, infinite, out of range...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A parameter out of its valid range.
+    #[error("invalid parameter '{name}': {reason}")]
+    InvalidParameter {
+        /// Parameter name as the user spells it.
+        name: String,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// The input holds no rows (or none usable).
+    #[error("no data: {0}")]
+    NoData(String),
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file concerned.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// A file exists but its content is not what its format requires.
+    #[error("{path}: cannot read as {format}: {message}")]
+    Format {
+        /// The file concerned.
+        path: String,
+        /// The format that was expected (Parquet, Arrow IPC, CSV, npy...).
+        format: String,
+        /// The reader's complaint.
+        message: String,
+    },
+    /// The user interrupted the run.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn param(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn suggestion_text(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; did you mean {}?",
+            suggestions
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
+    }
+}
+
+/// Return an error early when a condition does not hold.
+///
+/// `slicescope_ensure!(cond, expr)` returns `Err(expr.into())` when `cond`
+/// is false.
+#[macro_export]
+macro_rules! slicescope_ensure {
+    ($cond:expr, $err:expr) => {
+        if !($cond) {
+            return Err($err.into());
+        }
+    };
+}
+
+/// Names in `candidates` that are close to `name`: same name ignoring case
+/// and punctuation, a prefix/substring match, or an edit distance of at
+/// most a third of the name's length. Best matches first, at most three.
+pub fn near_matches(name: &str, candidates: &[String]) -> Vec<String> {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(|c| c.to_lowercase())
+            .collect()
+    };
+    let target = norm(name);
+    let mut scored: Vec<(usize, &String)> = candidates
+        .iter()
+        .filter_map(|c| {
+            let n = norm(c);
+            if n == target {
+                return Some((0, c));
+            }
+            if !target.is_empty() && (n.contains(&target) || target.contains(&n)) && !n.is_empty()
+            {
+                return Some((1, c));
+            }
+            let d = levenshtein(&n, &target);
+            let limit = (target.chars().count().max(3)) / 3;
+            (d <= limit.max(1)).then_some((1 + d, c))
+        })
+        .collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_matches_finds_typos_and_case() {
+        let cands: Vec<String> = ["Age", "education_num", "label", "pred_proba"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(near_matches("age", &cands), vec!["Age"]);
+        assert_eq!(near_matches("educaton-num", &cands), vec!["education_num"]);
+        assert_eq!(near_matches("pred", &cands), vec!["pred_proba"]);
+        assert!(near_matches("zzzzzz", &cands).is_empty());
+    }
+
+    #[test]
+    fn column_not_found_message() {
+        let e = Error::ColumnNotFound {
+            name: "lable".into(),
+            role: "label".into(),
+            suggestions: vec!["label".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "label column 'lable' not found; did you mean 'label'?"
+        );
+    }
+}
