@@ -118,7 +118,7 @@ impl fmt::Display for Predicate {
 
 /// Attribute encoding parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(default, deny_unknown_fields)]
 pub struct EncodeParams {
     /// Quantile bins per numeric column (≥ 2).
     pub bins: usize,
@@ -167,7 +167,7 @@ pub fn encode(frame: &Frame, names: &[String], params: &EncodeParams) -> Result<
         return Err(Error::param("bins", format!("must be at least 2, got {}", params.bins)));
     }
     if params.max_levels < 2 {
-        return Err(Error::param("max-levels", format!("must be at least 2, got {}", params.max_levels)));
+        return Err(Error::param("max_levels", format!("must be at least 2, got {}", params.max_levels)));
     }
     for (col, edges) in &params.edges {
         if edges.is_empty() || edges.iter().any(|e| !e.is_finite()) || edges.windows(2).any(|w| w[0] >= w[1]) {
@@ -374,22 +374,51 @@ fn numeric(
     Ok(Attribute { name: name.to_string(), codes, levels: bins })
 }
 
-/// Inner edges at the quantiles j/bins, j = 1..bins−1, taken as observed
-/// values (so labels show real data values), deduplicated; the minimum is
-/// never an edge (it would leave the first bin empty).
+/// Inner bin edges for sorted, non-missing values.
+///
+/// A value that alone holds more than 1/bins of the rows (a spike, such as
+/// the zeros of `capital_gain`) gets a bin of its own: edges at the value
+/// and at the next larger value. The remaining values are split at their
+/// quantiles j/b (b = bins minus the spikes' bins, at least 2), taken as
+/// observed values so that labels show real data values. Edges are
+/// deduplicated, and the minimum is never an edge (it would leave the first
+/// bin empty).
 fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
     let n = sorted.len();
-    let mut edges: Vec<f64> = Vec::with_capacity(bins);
+    let mut edges: Vec<f64> = Vec::with_capacity(bins + 2);
     if n == 0 {
         return edges;
     }
-    for j in 1..bins {
-        let idx = (j * n) / bins;
-        let e = sorted[idx.min(n - 1)];
-        if e > sorted[0] && edges.last().is_none_or(|&l| e > l) {
-            edges.push(e);
+    // Runs of equal values; spikes are runs longer than n / bins.
+    let mut rest: Vec<f64> = Vec::with_capacity(n);
+    let mut spikes = 0usize;
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j < n && sorted[j] == sorted[i] {
+            j += 1;
+        }
+        if (j - i) * bins > n {
+            spikes += 1;
+            edges.push(sorted[i]);
+            if j < n {
+                edges.push(sorted[j]);
+            }
+        } else {
+            rest.extend_from_slice(&sorted[i..j]);
+        }
+        i = j;
+    }
+    let b = bins.saturating_sub(spikes).max(2);
+    let m = rest.len();
+    if m > 0 {
+        for j in 1..b {
+            edges.push(rest[((j * m) / b).min(m - 1)]);
         }
     }
+    edges.sort_by(f64::total_cmp);
+    edges.dedup();
+    edges.retain(|&e| e > sorted[0]);
     edges
 }
 
@@ -431,6 +460,19 @@ mod tests {
         assert_eq!(a.codes[25], 1);
         assert_eq!(a.codes[99], 3);
         assert_eq!(a.codes[100], 4);
+    }
+
+    #[test]
+    fn a_spike_gets_its_own_bin() {
+        // 90 zeros and 10 distinct positive values, like capital_gain.
+        let vals: Vec<f64> = (0..100).map(|i| if i < 90 { 0.0 } else { (i - 89) as f64 * 100.0 }).collect();
+        let f = Frame::new(vec![Column::new("gain", ColumnData::Float(vals))]).unwrap();
+        let e = encode(&f, &["gain".into()], &EncodeParams { bins: 5, ..Default::default() }).unwrap();
+        let a = &e.attributes[0];
+        assert_eq!(labels(a)[0], "gain < 100");
+        assert!(a.levels.len() >= 3, "{:?}", labels(a));
+        assert!(a.codes[..90].iter().all(|&c| c == 0));
+        assert!(a.codes[90..].iter().all(|&c| c > 0));
     }
 
     #[test]

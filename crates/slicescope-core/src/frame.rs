@@ -180,6 +180,13 @@ impl Frame {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// Remove a column from the frame and return it (its name stays among
+    /// the source's columns).
+    pub fn take_column(&mut self, name: &str) -> Option<Column> {
+        let i = self.columns.iter().position(|c| c.name == name)?;
+        Some(self.columns.remove(i))
+    }
+
     /// A column by name, or [`Error::ColumnNotFound`] listing near matches
     /// among the source's columns. `role` says what the column was wanted
     /// for ("label", "attribute", ...).

@@ -45,7 +45,7 @@ use crate::stats::Sums;
 /// α = 0.5, unlimited levels; SystemDS `sliceLine` the same; the Python
 /// port `sliceline` K = 1, σ = 10, α = 0.6, max level 4.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(default, deny_unknown_fields)]
 pub struct LatticeParams {
     /// Number of slices to return (K ≥ 1).
     pub k: usize,
@@ -82,7 +82,7 @@ impl LatticeParams {
         if let Some(s) = self.min_support {
             if !(s.is_finite() && s > 0.0) {
                 return Err(Error::param(
-                    "min-support",
+                    "min_support",
                     format!("must be a count ≥ 1 or a fraction in (0, 1), got {s}"),
                 ));
             }

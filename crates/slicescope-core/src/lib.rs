@@ -14,3 +14,8 @@ pub mod attributes;
 pub mod lattice;
 pub mod outcome;
 pub mod stats;
+pub mod config;
+pub mod scan;
+
+pub use config::Config;
+pub use scan::{scan, ScanResult};

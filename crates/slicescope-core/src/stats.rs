@@ -143,11 +143,7 @@ pub fn slice_stats(slice: &Sums, total: &Sums, kind: SignalKind, log_fact: &LogF
     let overall = total.mean();
     let rate = slice.mean();
     let rest = slice.rest_of(total);
-    let (ci_low, ci_high) = if kind.binary {
-        wilson(slice.err, slice.weight, 1.959_963_984_540_054)
-    } else {
-        t_interval(slice)
-    };
+    let (ci_low, ci_high) = interval(slice, kind.binary);
     let p = p_value(slice, total, kind, log_fact);
     SliceStats {
         size: slice.count,
@@ -163,6 +159,15 @@ pub fn slice_stats(slice: &Sums, total: &Sums, kind: SignalKind, log_fact: &LogF
         p_value: p,
         q_value: p,
         test: if kind.binary && !kind.weighted { "fisher-exact" } else { "welch-t" }.to_string(),
+    }
+}
+
+/// 95% interval of the mean error: Wilson for 0/1 errors, Student-t otherwise.
+pub fn interval(s: &Sums, binary: bool) -> (f64, f64) {
+    if binary {
+        wilson(s.err, s.weight, 1.959_963_984_540_054)
+    } else {
+        t_interval(s)
     }
 }
 
@@ -237,7 +242,7 @@ pub fn hypergeom_sf(x: u64, n: u64, k: u64, draws: u64, lf: &LogFactorials) -> f
         while j < hi {
             // pmf(j+1)/pmf(j) = (k−j)(draws−j) / ((j+1)(n−k−draws+j+1))
             let ratio = ((k - j) as f64 * (draws - j) as f64)
-                / ((j + 1) as f64 * (n - k - draws + j + 1) as f64);
+                / ((j + 1) as f64 * ((n - k) - (draws - j - 1)) as f64);
             term *= ratio;
             sum += term;
             j += 1;
@@ -253,7 +258,7 @@ pub fn hypergeom_sf(x: u64, n: u64, k: u64, draws: u64, lf: &LogFactorials) -> f
         let mut sum = term;
         while j > lo {
             // pmf(j−1)/pmf(j) = j(n−k−draws+j) / ((k−j+1)(draws−j+1))
-            let ratio = (j as f64 * (n - k - draws + j) as f64)
+            let ratio = (j as f64 * ((n - k) - (draws - j)) as f64)
                 / ((k - j + 1) as f64 * (draws - j + 1) as f64);
             term *= ratio;
             sum += term;
@@ -388,6 +393,29 @@ mod tests {
             assert!((0.0..=1.0).contains(&p));
             assert!(p <= prev + 1e-12, "x={x}: {p} > {prev}");
             prev = p;
+        }
+    }
+
+    #[test]
+    fn hypergeom_tail_equals_direct_sum_everywhere() {
+        // Every (population, successes, draws, x) up to 30: the tail equals
+        // the direct sum of the pmf, on both summation branches.
+        let lf = LogFactorials::new(40);
+        for n in 1..=30u64 {
+            for k in 0..=n {
+                for draws in 0..=n {
+                    let lo = (draws + k).saturating_sub(n);
+                    let hi = draws.min(k);
+                    for x in 0..=draws + 1 {
+                        let p = hypergeom_sf(x, n, k, draws, &lf);
+                        let mut direct = 0.0;
+                        for j in x.max(lo)..=hi {
+                            direct += (lf.ln_choose(k, j) + lf.ln_choose(n - k, draws - j) - lf.ln_choose(n, draws)).exp();
+                        }
+                        assert!((p - direct.min(1.0)).abs() < 1e-9, "n={n} k={k} draws={draws} x={x}: {p} vs {direct}");
+                    }
+                }
+            }
         }
     }
 
