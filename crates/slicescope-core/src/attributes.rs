@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 use crate::frame::{Column, ColumnData, Frame};
 
@@ -102,15 +104,35 @@ impl fmt::Display for Predicate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Predicate::Eq { column, value } => write!(f, "{column} = {value}"),
-            Predicate::Range { column, lo: Some(lo), hi: Some(hi) } => {
+            Predicate::Range {
+                column,
+                lo: Some(lo),
+                hi: Some(hi),
+            } => {
                 write!(f, "{column} ∈ [{}, {})", fmt_num(*lo), fmt_num(*hi))
             }
-            Predicate::Range { column, lo: Some(lo), hi: None } => write!(f, "{column} ≥ {}", fmt_num(*lo)),
-            Predicate::Range { column, lo: None, hi: Some(hi) } => write!(f, "{column} < {}", fmt_num(*hi)),
-            Predicate::Range { column, lo: None, hi: None } => write!(f, "{column} is any value"),
+            Predicate::Range {
+                column,
+                lo: Some(lo),
+                hi: None,
+            } => write!(f, "{column} ≥ {}", fmt_num(*lo)),
+            Predicate::Range {
+                column,
+                lo: None,
+                hi: Some(hi),
+            } => write!(f, "{column} < {}", fmt_num(*hi)),
+            Predicate::Range {
+                column,
+                lo: None,
+                hi: None,
+            } => write!(f, "{column} is any value"),
             Predicate::Missing { column } => write!(f, "{column} is missing"),
             Predicate::NotIn { column, values } => {
-                write!(f, "{column} = other (not one of the {} most frequent values)", values.len())
+                write!(
+                    f,
+                    "{column} = other (not one of the {} most frequent values)",
+                    values.len()
+                )
             }
         }
     }
@@ -164,41 +186,74 @@ pub struct Encoded {
 /// Encode the named columns of `frame`.
 pub fn encode(frame: &Frame, names: &[String], params: &EncodeParams) -> Result<Encoded> {
     if params.bins < 2 {
-        return Err(Error::param("bins", format!("must be at least 2, got {}", params.bins)));
+        return Err(Error::param(
+            "bins",
+            format!("must be at least 2, got {}", params.bins),
+        ));
     }
     if params.max_levels < 2 {
-        return Err(Error::param("max_levels", format!("must be at least 2, got {}", params.max_levels)));
+        return Err(Error::param(
+            "max_levels",
+            format!("must be at least 2, got {}", params.max_levels),
+        ));
     }
     for (col, edges) in &params.edges {
-        if edges.is_empty() || edges.iter().any(|e| !e.is_finite()) || edges.windows(2).any(|w| w[0] >= w[1]) {
+        if edges.is_empty()
+            || edges.iter().any(|e| !e.is_finite())
+            || edges.windows(2).any(|w| w[0] >= w[1])
+        {
             return Err(Error::param(
                 format!("edges.{col}"),
                 "must be a non-empty list of finite, strictly increasing numbers",
             ));
         }
         if !names.contains(col) {
-            return Err(Error::param(format!("edges.{col}"), format!("'{col}' is not one of the attributes")));
+            return Err(Error::param(
+                format!("edges.{col}"),
+                format!("'{col}' is not one of the attributes"),
+            ));
         }
     }
     for col in &params.categorical {
         if !names.contains(col) {
-            return Err(Error::param("categorical", format!("'{col}' is not one of the attributes")));
+            return Err(Error::param(
+                "categorical",
+                format!("'{col}' is not one of the attributes"),
+            ));
         }
     }
+    // Columns are encoded in parallel; results (and the first error) are
+    // taken in column order, so the outcome does not depend on threads.
+    let encoded: Vec<Result<(Attribute, Vec<String>)>> = names
+        .par_iter()
+        .map(|name| {
+            let col = frame.require(name, "attribute")?;
+            let mut notes = Vec::new();
+            let attr = encode_column(col, params, &mut notes)?;
+            if attr.levels.len() == 1 {
+                notes.push(format!(
+                    "attribute '{name}' has a single level ({}) and cannot split the data",
+                    attr.levels[0]
+                ));
+            }
+            Ok((attr, notes))
+        })
+        .collect();
     let mut notes = Vec::new();
     let mut attributes = Vec::with_capacity(names.len());
-    for name in names {
-        let col = frame.require(name, "attribute")?;
-        let attr = encode_column(col, params, &mut notes)?;
-        if attr.levels.len() == 1 {
-            notes.push(format!("attribute '{name}' has a single level ({}) and cannot split the data", attr.levels[0]));
-        }
+    for r in encoded {
+        let (attr, n) = r?;
         attributes.push(attr);
+        notes.extend(n);
     }
     Ok(Encoded { attributes, notes })
 }
 
-fn encode_column(col: &Column, params: &EncodeParams, notes: &mut Vec<String>) -> Result<Attribute> {
+fn encode_column(
+    col: &Column,
+    params: &EncodeParams,
+    notes: &mut Vec<String>,
+) -> Result<Attribute> {
     let name = col.name.clone();
     let force_cat = params.categorical.contains(&name);
     match &col.data {
@@ -270,7 +325,10 @@ fn discrete(
     for (i, &k) in kept.iter().enumerate() {
         map[k] = i as u32;
         let value = values[k].clone().unwrap_or(Value::Str(String::new()));
-        levels.push(Predicate::Eq { column: name.to_string(), value });
+        levels.push(Predicate::Eq {
+            column: name.to_string(),
+            value,
+        });
     }
     let other_code = levels.len() as u32;
     if other {
@@ -281,7 +339,9 @@ fn discrete(
     }
     let missing_code = levels.len() as u32;
     if n_missing > 0 {
-        levels.push(Predicate::Missing { column: name.to_string() });
+        levels.push(Predicate::Missing {
+            column: name.to_string(),
+        });
     }
     let codes = keys
         .iter()
@@ -297,7 +357,11 @@ fn discrete(
             }
         })
         .collect();
-    Ok(Attribute { name: name.to_string(), codes, levels })
+    Ok(Attribute {
+        name: name.to_string(),
+        codes,
+        levels,
+    })
 }
 
 fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
@@ -319,24 +383,53 @@ fn numeric(
     params: &EncodeParams,
     notes: &mut Vec<String>,
 ) -> Result<Attribute> {
-    let mut present: Vec<f64> = vals.iter().copied().filter(|v| !v.is_nan()).collect();
-    present.sort_by(f64::total_cmp);
-    let mut distinct = present.clone();
-    distinct.dedup();
+    // `+ 0.0` maps −0.0 to 0.0 so that both are one value.
+    let key = |v: f64| (v + 0.0).to_bits();
     let explicit = params.edges.get(name);
-    if force_cat || (explicit.is_none() && distinct.len() <= params.bins) {
-        // One level per value.
-        let index: HashMap<u64, u32> = distinct.iter().enumerate().map(|(i, v)| (v.to_bits(), i as u32)).collect();
-        let keys: Vec<Option<u32>> = vals
-            .iter()
-            .map(|v| if v.is_nan() { None } else { index.get(&v.to_bits()).copied() })
-            .collect();
-        let values: Vec<Option<Value>> = distinct
-            .iter()
-            .map(|&v| Some(if is_int { Value::Int(v as i64) } else { Value::Float(v) }))
-            .collect();
-        return discrete(name, &keys, &values, params.max_levels, notes);
+    if explicit.is_none() {
+        // Few distinct values (or a categorical column): one level per value.
+        let limit = if force_cat { usize::MAX } else { params.bins };
+        let mut seen: HashMap<u64, ()> = HashMap::new();
+        let mut few = true;
+        for &v in vals {
+            if !v.is_nan() && seen.insert(key(v), ()).is_none() && seen.len() > limit {
+                few = false;
+                break;
+            }
+        }
+        if few {
+            let mut distinct: Vec<f64> = seen.keys().map(|&b| f64::from_bits(b)).collect();
+            distinct.sort_by(f64::total_cmp);
+            let index: HashMap<u64, u32> = distinct
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (key(v), i as u32))
+                .collect();
+            let keys: Vec<Option<u32>> = vals
+                .iter()
+                .map(|&v| {
+                    if v.is_nan() {
+                        None
+                    } else {
+                        index.get(&key(v)).copied()
+                    }
+                })
+                .collect();
+            let values: Vec<Option<Value>> = distinct
+                .iter()
+                .map(|&v| {
+                    Some(if is_int {
+                        Value::Int(v as i64)
+                    } else {
+                        Value::Float(v)
+                    })
+                })
+                .collect();
+            return discrete(name, &keys, &values, params.max_levels, notes);
+        }
     }
+    let mut present: Vec<f64> = vals.iter().copied().filter(|v| !v.is_nan()).collect();
+    present.sort_unstable_by(f64::total_cmp);
     let edges: Vec<f64> = match explicit {
         Some(e) => e.clone(),
         None => quantile_edges(&present, params.bins),
@@ -359,19 +452,35 @@ fn numeric(
     for (b, (lo, hi)) in bounds.iter().enumerate() {
         if counts[b] > 0 {
             map[b] = bins.len() as u32;
-            bins.push(Predicate::Range { column: name.to_string(), lo: *lo, hi: *hi });
+            bins.push(Predicate::Range {
+                column: name.to_string(),
+                lo: *lo,
+                hi: *hi,
+            });
         }
     }
     let missing_code = bins.len() as u32;
     let any_missing = present.len() < vals.len();
     if any_missing {
-        bins.push(Predicate::Missing { column: name.to_string() });
+        bins.push(Predicate::Missing {
+            column: name.to_string(),
+        });
     }
     let codes = vals
         .iter()
-        .map(|&v| if v.is_nan() { missing_code } else { map[bin_of(v)] })
+        .map(|&v| {
+            if v.is_nan() {
+                missing_code
+            } else {
+                map[bin_of(v)]
+            }
+        })
         .collect();
-    Ok(Attribute { name: name.to_string(), codes, levels: bins })
+    Ok(Attribute {
+        name: name.to_string(),
+        codes,
+        levels: bins,
+    })
 }
 
 /// Inner bin edges for sorted, non-missing values.
@@ -435,16 +544,36 @@ mod tests {
         let f = Frame::new(vec![Column::new(
             "occ",
             ColumnData::Categorical {
-                codes: vec![Some(0), Some(1), Some(1), None, Some(2), Some(1), Some(0), Some(3)],
+                codes: vec![
+                    Some(0),
+                    Some(1),
+                    Some(1),
+                    None,
+                    Some(2),
+                    Some(1),
+                    Some(0),
+                    Some(3),
+                ],
                 levels: vec!["b".into(), "a".into(), "c".into(), "d".into()],
             },
         )])
         .unwrap();
-        let p = EncodeParams { max_levels: 4, ..Default::default() };
+        let p = EncodeParams {
+            max_levels: 4,
+            ..Default::default()
+        };
         let e = encode(&f, &["occ".into()], &p).unwrap();
         let a = &e.attributes[0];
         // budget 3 (one slot for missing): top-2 by count = a (3), b (2), then other.
-        assert_eq!(labels(a), vec!["occ = a", "occ = b", "occ = other (not one of the 2 most frequent values)", "occ is missing"]);
+        assert_eq!(
+            labels(a),
+            vec![
+                "occ = a",
+                "occ = b",
+                "occ = other (not one of the 2 most frequent values)",
+                "occ is missing"
+            ]
+        );
         assert_eq!(a.codes, vec![1, 0, 0, 3, 2, 0, 1, 2]);
         assert!(e.notes[0].contains("4 distinct values"), "{:?}", e.notes);
     }
@@ -453,9 +582,26 @@ mod tests {
     fn quantile_bins_of_integers() {
         let vals: Vec<Option<i64>> = (0..100).map(|i| Some(i)).chain([None]).collect();
         let f = Frame::new(vec![Column::new("age", ColumnData::Int(vals))]).unwrap();
-        let e = encode(&f, &["age".into()], &EncodeParams { bins: 4, ..Default::default() }).unwrap();
+        let e = encode(
+            &f,
+            &["age".into()],
+            &EncodeParams {
+                bins: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let a = &e.attributes[0];
-        assert_eq!(labels(a), vec!["age < 25", "age ∈ [25, 50)", "age ∈ [50, 75)", "age ≥ 75", "age is missing"]);
+        assert_eq!(
+            labels(a),
+            vec![
+                "age < 25",
+                "age ∈ [25, 50)",
+                "age ∈ [50, 75)",
+                "age ≥ 75",
+                "age is missing"
+            ]
+        );
         assert_eq!(a.codes[24], 0);
         assert_eq!(a.codes[25], 1);
         assert_eq!(a.codes[99], 3);
@@ -465,9 +611,19 @@ mod tests {
     #[test]
     fn a_spike_gets_its_own_bin() {
         // 90 zeros and 10 distinct positive values, like capital_gain.
-        let vals: Vec<f64> = (0..100).map(|i| if i < 90 { 0.0 } else { (i - 89) as f64 * 100.0 }).collect();
+        let vals: Vec<f64> = (0..100)
+            .map(|i| if i < 90 { 0.0 } else { (i - 89) as f64 * 100.0 })
+            .collect();
         let f = Frame::new(vec![Column::new("gain", ColumnData::Float(vals))]).unwrap();
-        let e = encode(&f, &["gain".into()], &EncodeParams { bins: 5, ..Default::default() }).unwrap();
+        let e = encode(
+            &f,
+            &["gain".into()],
+            &EncodeParams {
+                bins: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let a = &e.attributes[0];
         assert_eq!(labels(a)[0], "gain < 100");
         assert!(a.levels.len() >= 3, "{:?}", labels(a));
@@ -487,18 +643,48 @@ mod tests {
         let e = encode(&f, &["k".into(), "x".into()], &p).unwrap();
         assert_eq!(labels(&e.attributes[0]), vec!["k = 1", "k = 3"]);
         assert_eq!(e.attributes[0].codes, vec![1, 0, 1]);
-        assert_eq!(labels(&e.attributes[1]), vec!["x < 1", "x ≥ 1", "x is missing"]);
+        assert_eq!(
+            labels(&e.attributes[1]),
+            vec!["x < 1", "x ≥ 1", "x is missing"]
+        );
+    }
+
+    #[test]
+    fn negative_zero_is_zero() {
+        let f = Frame::new(vec![Column::new(
+            "x",
+            ColumnData::Float(vec![0.0, -0.0, 1.0]),
+        )])
+        .unwrap();
+        let e = encode(&f, &["x".into()], &EncodeParams::default()).unwrap();
+        assert_eq!(labels(&e.attributes[0]), vec!["x = 0", "x = 1"]);
+        assert_eq!(e.attributes[0].codes, vec![0, 0, 1]);
     }
 
     #[test]
     fn bad_parameters_and_columns() {
-        let f = Frame::new(vec![Column::new("x", ColumnData::Float(vec![0.5, f64::INFINITY]))]).unwrap();
+        let f = Frame::new(vec![Column::new(
+            "x",
+            ColumnData::Float(vec![0.5, f64::INFINITY]),
+        )])
+        .unwrap();
         let e = encode(&f, &["x".into()], &EncodeParams::default()).unwrap_err();
         assert!(e.to_string().contains("infinite value at row 1"), "{e}");
-        let e = encode(&f, &["x".into()], &EncodeParams { bins: 1, ..Default::default() }).unwrap_err();
+        let e = encode(
+            &f,
+            &["x".into()],
+            &EncodeParams {
+                bins: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("bins"));
         let e = encode(&f, &["y".into()], &EncodeParams::default()).unwrap_err();
-        assert!(e.to_string().contains("attribute column 'y' not found"), "{e}");
+        assert!(
+            e.to_string().contains("attribute column 'y' not found"),
+            "{e}"
+        );
         let mut p = EncodeParams::default();
         p.edges.insert("x".into(), vec![2.0, 1.0]);
         assert!(encode(&f, &["x".into()], &p).is_err());

@@ -141,18 +141,26 @@ impl Config {
     /// The outcome specification implied by `[columns]`.
     pub fn outcome_spec(&self) -> Result<OutcomeSpec> {
         let c = &self.columns;
-        let given: Vec<&str> = [("pred", &c.pred), ("probs", &c.probs), ("score", &c.score), ("loss", &c.loss)]
-            .iter()
-            .filter(|(_, v)| v.is_some())
-            .map(|(k, _)| *k)
-            .collect();
+        let given: Vec<&str> = [
+            ("pred", &c.pred),
+            ("probs", &c.probs),
+            ("score", &c.score),
+            ("loss", &c.loss),
+        ]
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| *k)
+        .collect();
         if given.len() != 1 {
             return Err(Error::param(
                 "columns",
                 if given.is_empty() {
                     "say what the model output is: one of --pred COL, --probs COL, --score COL or --loss COL".to_string()
                 } else {
-                    format!("give exactly one of pred, probs, score or loss; got {}", given.join(" and "))
+                    format!(
+                        "give exactly one of pred, probs, score or loss; got {}",
+                        given.join(" and ")
+                    )
                 },
             ));
         }
@@ -162,12 +170,20 @@ impl Config {
             _ => Task::Classification,
         });
         let need_label = |what: &str| -> Result<String> {
-            c.label.clone().ok_or_else(|| Error::param("label", format!("{what} needs the label column: add --label COL")))
+            c.label.clone().ok_or_else(|| {
+                Error::param(
+                    "label",
+                    format!("{what} needs the label column: add --label COL"),
+                )
+            })
         };
         let wrong = |why: &str| Err(Error::param("task", why.to_string()));
         let signal = c.signal.unwrap_or_default();
         let spec = match (task, given[0]) {
-            (Task::Classification, "pred") => OutcomeSpec::Classification { label: need_label("classification")?, pred: c.pred.clone().unwrap_or_default() },
+            (Task::Classification, "pred") => OutcomeSpec::Classification {
+                label: need_label("classification")?,
+                pred: c.pred.clone().unwrap_or_default(),
+            },
             (Task::Classification, "probs") => OutcomeSpec::Probabilities {
                 label: need_label("classification")?,
                 probs: c.probs.clone().unwrap_or_default(),
@@ -187,22 +203,67 @@ impl Config {
                 error: c.regression_error.unwrap_or_default(),
                 tolerance: c.tolerance,
             },
-            (Task::Metric, "loss") => OutcomeSpec::Metric { column: c.loss.clone().unwrap_or_default(), higher_is_worse: c.higher_is_worse.unwrap_or(true) },
-            (Task::Binary, other) => return wrong(&format!("the binary task takes --score (a real score) and --label, not --{other}")),
-            (Task::Regression, other) => return wrong(&format!("regression takes --pred (the predicted value) and --label, not --{other}")),
-            (Task::Metric, other) => return wrong(&format!("the metric task takes --loss COL, not --{other}")),
-            (Task::Classification, other) => return wrong(&format!("classification takes --pred or --probs, not --{other}")),
+            (Task::Metric, "loss") => OutcomeSpec::Metric {
+                column: c.loss.clone().unwrap_or_default(),
+                higher_is_worse: c.higher_is_worse.unwrap_or(true),
+            },
+            (Task::Binary, other) => {
+                return wrong(&format!(
+                    "the binary task takes --score (a real score) and --label, not --{other}"
+                ))
+            }
+            (Task::Regression, other) => {
+                return wrong(&format!(
+                    "regression takes --pred (the predicted value) and --label, not --{other}"
+                ))
+            }
+            (Task::Metric, other) => {
+                return wrong(&format!("the metric task takes --loss COL, not --{other}"))
+            }
+            (Task::Classification, other) => {
+                return wrong(&format!(
+                    "classification takes --pred or --probs, not --{other}"
+                ))
+            }
         };
         // Options that do not belong to the chosen task are mistakes.
         let stray: Vec<&str> = [
-            ("threshold", c.threshold.is_some() && !matches!(spec, OutcomeSpec::Binary { .. })),
-            ("positive", c.positive.is_some() && !matches!(spec, OutcomeSpec::Binary { .. })),
-            ("classes", c.classes.is_some() && !matches!(spec, OutcomeSpec::Probabilities { .. })),
-            ("tolerance", c.tolerance.is_some() && !matches!(spec, OutcomeSpec::Regression { .. })),
-            ("regression_error", c.regression_error.is_some() && !matches!(spec, OutcomeSpec::Regression { .. })),
-            ("higher_is_worse", c.higher_is_worse.is_some() && !matches!(spec, OutcomeSpec::Metric { .. })),
-            ("signal", c.signal.is_some() && !matches!(spec, OutcomeSpec::Probabilities { .. } | OutcomeSpec::Binary { .. })),
-            ("label", c.label.is_some() && matches!(spec, OutcomeSpec::Metric { .. })),
+            (
+                "threshold",
+                c.threshold.is_some() && !matches!(spec, OutcomeSpec::Binary { .. }),
+            ),
+            (
+                "positive",
+                c.positive.is_some() && !matches!(spec, OutcomeSpec::Binary { .. }),
+            ),
+            (
+                "classes",
+                c.classes.is_some() && !matches!(spec, OutcomeSpec::Probabilities { .. }),
+            ),
+            (
+                "tolerance",
+                c.tolerance.is_some() && !matches!(spec, OutcomeSpec::Regression { .. }),
+            ),
+            (
+                "regression_error",
+                c.regression_error.is_some() && !matches!(spec, OutcomeSpec::Regression { .. }),
+            ),
+            (
+                "higher_is_worse",
+                c.higher_is_worse.is_some() && !matches!(spec, OutcomeSpec::Metric { .. }),
+            ),
+            (
+                "signal",
+                c.signal.is_some()
+                    && !matches!(
+                        spec,
+                        OutcomeSpec::Probabilities { .. } | OutcomeSpec::Binary { .. }
+                    ),
+            ),
+            (
+                "label",
+                c.label.is_some() && matches!(spec, OutcomeSpec::Metric { .. }),
+            ),
         ]
         .iter()
         .filter(|(_, bad)| *bad)
@@ -219,18 +280,29 @@ impl Config {
 
     /// The slicers to run, validated.
     pub fn slicers(&self) -> Result<Vec<String>> {
-        let list = self.slicers.clone().unwrap_or_else(|| SLICERS.iter().map(|s| s.to_string()).collect());
+        let list = self
+            .slicers
+            .clone()
+            .unwrap_or_else(|| SLICERS.iter().map(|s| s.to_string()).collect());
         if list.is_empty() {
-            return Err(Error::param("slicers", "the list is empty; name at least one slicer (lattice)"));
+            return Err(Error::param(
+                "slicers",
+                "the list is empty; name at least one slicer (lattice)",
+            ));
         }
         for s in &list {
             if !SLICERS.contains(&s.as_str()) {
-                let sugg = crate::error::near_matches(s, &SLICERS.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+                let sugg = crate::error::near_matches(
+                    s,
+                    &SLICERS.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                );
                 return Err(Error::param(
                     "slicers",
                     format!(
                         "unknown slicer '{s}'{}; available: {}",
-                        sugg.first().map(|x| format!(" (did you mean '{x}'?)")).unwrap_or_default(),
+                        sugg.first()
+                            .map(|x| format!(" (did you mean '{x}'?)"))
+                            .unwrap_or_default(),
                         SLICERS.join(", ")
                     ),
                 ));
@@ -259,7 +331,12 @@ fn toml_parse(text: &str) -> std::result::Result<Config, String> {
             // "unknown field `x`, expected one of `a`, `b`": add a suggestion.
             if let Some(rest) = msg.strip_prefix("unknown field `") {
                 if let Some((field, expected)) = rest.split_once('`') {
-                    let options: Vec<String> = expected.split('`').skip(1).step_by(2).map(String::from).collect();
+                    let options: Vec<String> = expected
+                        .split('`')
+                        .skip(1)
+                        .step_by(2)
+                        .map(String::from)
+                        .collect();
                     if let Some(best) = crate::error::near_matches(field, &options).first() {
                         out = format!("{msg}; did you mean `{best}`?");
                     }
@@ -308,40 +385,69 @@ rank_by = "score"
         assert_eq!(c.binning.bins, 5);
         assert_eq!(c.binning.edges["age"], vec![18.0, 30.0, 65.0]);
         assert_eq!(c.output.rank_by, RankBy::Score);
-        assert!(matches!(c.outcome_spec().unwrap(), OutcomeSpec::Classification { .. }));
+        assert!(matches!(
+            c.outcome_spec().unwrap(),
+            OutcomeSpec::Classification { .. }
+        ));
     }
 
     #[test]
     fn unknown_keys_get_a_suggestion() {
-        let e = Config::from_toml("[lattice]\nmax_levle = 2\n", "x.toml").unwrap_err().to_string();
+        let e = Config::from_toml("[lattice]\nmax_levle = 2\n", "x.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.toml: line 2"), "{e}");
         assert!(e.contains("did you mean `max_level`?"), "{e}");
-        let e = Config::from_toml("[colums]\nlabel = 'y'\n", "x.toml").unwrap_err().to_string();
+        let e = Config::from_toml("[colums]\nlabel = 'y'\n", "x.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("did you mean `columns`?"), "{e}");
     }
 
     #[test]
     fn outcome_combinations() {
         let mut c = Config::default();
-        assert!(c.outcome_spec().unwrap_err().to_string().contains("--pred COL"));
+        assert!(c
+            .outcome_spec()
+            .unwrap_err()
+            .to_string()
+            .contains("--pred COL"));
         c.columns.pred = Some("p".into());
-        assert!(c.outcome_spec().unwrap_err().to_string().contains("--label"));
+        assert!(c
+            .outcome_spec()
+            .unwrap_err()
+            .to_string()
+            .contains("--label"));
         c.columns.label = Some("y".into());
         c.columns.score = Some("s".into());
-        assert!(c.outcome_spec().unwrap_err().to_string().contains("exactly one"));
+        assert!(c
+            .outcome_spec()
+            .unwrap_err()
+            .to_string()
+            .contains("exactly one"));
         c.columns.score = None;
         c.columns.threshold = Some(0.3);
-        assert!(c.outcome_spec().unwrap_err().to_string().contains("'threshold'"));
+        assert!(c
+            .outcome_spec()
+            .unwrap_err()
+            .to_string()
+            .contains("'threshold'"));
         c.columns.threshold = None;
         c.columns.task = Some(Task::Regression);
-        assert!(matches!(c.outcome_spec().unwrap(), OutcomeSpec::Regression { .. }));
+        assert!(matches!(
+            c.outcome_spec().unwrap(),
+            OutcomeSpec::Regression { .. }
+        ));
         c.columns.task = Some(Task::Binary);
         assert!(c.outcome_spec().is_err());
     }
 
     #[test]
     fn slicer_names_are_checked() {
-        let c = Config { slicers: Some(vec!["latice".into()]), ..Default::default() };
+        let c = Config {
+            slicers: Some(vec!["latice".into()]),
+            ..Default::default()
+        };
         let e = c.slicers().unwrap_err().to_string();
         assert!(e.contains("did you mean 'lattice'"), "{e}");
     }

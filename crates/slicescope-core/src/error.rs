@@ -116,33 +116,44 @@ pub fn near_matches(name: &str, candidates: &[String]) -> Vec<String> {
             if n == target {
                 return Some((0, c));
             }
-            if !target.is_empty() && (n.contains(&target) || target.contains(&n)) && !n.is_empty()
-            {
+            if !target.is_empty() && (n.contains(&target) || target.contains(&n)) && !n.is_empty() {
                 return Some((1, c));
             }
             let d = levenshtein(&n, &target);
-            let limit = (target.chars().count().max(3)) / 3;
-            (d <= limit.max(1)).then_some((1 + d, c))
+            let limit = target.chars().count().max(3).div_ceil(3);
+            (d <= limit).then_some((1 + d, c))
         })
         .collect();
     scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
     scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
 }
 
+/// Edit distance counting a swap of two neighbouring characters as one
+/// edit (optimal string alignment), so "lable" is one edit from "label".
 fn levenshtein(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
     }
-    prev[b.len()]
+    for (j, x) in d.iter_mut().enumerate().take(w) {
+        *x = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
 }
 
 #[cfg(test)]
@@ -159,6 +170,7 @@ mod tests {
         assert_eq!(near_matches("educaton-num", &cands), vec!["education_num"]);
         assert_eq!(near_matches("pred", &cands), vec!["pred_proba"]);
         assert!(near_matches("zzzzzz", &cands).is_empty());
+        assert_eq!(near_matches("lable", &cands), vec!["label"]);
     }
 
     #[test]

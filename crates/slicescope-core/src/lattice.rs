@@ -77,7 +77,10 @@ impl LatticeParams {
             return Err(Error::param("k", "must be at least 1"));
         }
         if !(self.alpha > 0.0 && self.alpha <= 1.0) {
-            return Err(Error::param("alpha", format!("must be in (0, 1], got {}", self.alpha)));
+            return Err(Error::param(
+                "alpha",
+                format!("must be in (0, 1], got {}", self.alpha),
+            ));
         }
         if let Some(s) = self.min_support {
             if !(s.is_finite() && s > 0.0) {
@@ -112,11 +115,23 @@ pub fn score(size: f64, err: f64, mean_err: f64, n: f64, alpha: f64) -> f64 {
 /// Upper bound of the score of any slice with size ≤ `size_ub`, error sum
 /// ≤ `err_ub` and max row error ≤ `max_ub` and size ≥ σ (eq. 3).
 #[inline]
-pub fn score_upper_bound(size_ub: f64, err_ub: f64, max_ub: f64, sigma: f64, mean_err: f64, n: f64, alpha: f64) -> f64 {
+pub fn score_upper_bound(
+    size_ub: f64,
+    err_ub: f64,
+    max_ub: f64,
+    sigma: f64,
+    mean_err: f64,
+    n: f64,
+    alpha: f64,
+) -> f64 {
     if size_ub < sigma || err_ub <= 0.0 {
         return f64::NEG_INFINITY;
     }
-    let knee = if max_ub > 0.0 { (err_ub / max_ub).clamp(sigma, size_ub) } else { sigma };
+    let knee = if max_ub > 0.0 {
+        (err_ub / max_ub).clamp(sigma, size_ub)
+    } else {
+        sigma
+    };
     [sigma, knee, size_ub]
         .into_iter()
         .map(|s| score(s, err_ub.min(s * max_ub), mean_err, n, alpha))
@@ -250,7 +265,11 @@ impl Evaluator<'_> {
             RowSet::Sparse(rows) => {
                 let mut cursors = vec![0usize; others.len()];
                 for &r in rows {
-                    if others.iter().zip(cursors.iter_mut()).all(|(s, c)| s.contains(r, c)) {
+                    if others
+                        .iter()
+                        .zip(cursors.iter_mut())
+                        .all(|(s, c)| s.contains(r, c))
+                    {
                         self.add_row(&mut sums, r as usize);
                     }
                 }
@@ -320,7 +339,9 @@ impl TopK {
         if self.slices.len() == self.k && rank_cmp(&s, &self.slices[self.k - 1]) != Ordering::Less {
             return;
         }
-        let pos = self.slices.partition_point(|x| rank_cmp(x, &s) == Ordering::Less);
+        let pos = self
+            .slices
+            .partition_point(|x| rank_cmp(x, &s) == Ordering::Less);
         self.slices.insert(pos, s);
         self.slices.truncate(self.k);
     }
@@ -348,7 +369,9 @@ pub fn search(
     params.validate()?;
     let n_rows = input.errors.len();
     if n_rows > u32::MAX as usize {
-        return Err(Error::InvalidInput(format!("{n_rows} rows: the lattice search handles at most 2^32 − 1 rows")));
+        return Err(Error::InvalidInput(format!(
+            "{n_rows} rows: the lattice search handles at most 2^32 − 1 rows"
+        )));
     }
     for a in input.attributes {
         if a.codes.len() != n_rows {
@@ -361,13 +384,21 @@ pub fn search(
     }
     if let Some(w) = input.weights {
         if w.len() != n_rows {
-            return Err(Error::ShapeMismatch(format!("{} weights for {n_rows} rows", w.len())));
+            return Err(Error::ShapeMismatch(format!(
+                "{} weights for {n_rows} rows",
+                w.len()
+            )));
         }
     }
     let total = Sums::over(input.errors, input.weights);
     let n = total.weight;
     let sigma = params.sigma(n);
-    let mut result = LatticeResult { slices: vec![], sigma, p_values: vec![], levels: vec![] };
+    let mut result = LatticeResult {
+        slices: vec![],
+        sigma,
+        p_values: vec![],
+        levels: vec![],
+    };
     if n_rows == 0 || total.err <= 0.0 || input.attributes.is_empty() {
         return Ok(result);
     }
@@ -375,11 +406,15 @@ pub fn search(
     let alpha = params.alpha;
     let sc = |s: &Sums| score(s.weight, s.err, mean_err, n, alpha);
     let ub = |s: &Sums| score_upper_bound(s.weight, s.err, s.max_err, sigma, mean_err, n, alpha);
-    let binary_unweighted = input.weights.is_none() && input.errors.iter().all(|&e| e == 0.0 || e == 1.0);
+    let binary_unweighted =
+        input.weights.is_none() && input.errors.iter().all(|&e| e == 0.0 || e == 1.0);
     let n_words = n_rows.div_ceil(64);
 
     // Level 1: every (attribute, level), accumulated in row order.
-    let mut topk = TopK { k: params.k, slices: vec![] };
+    let mut topk = TopK {
+        k: params.k,
+        slices: vec![],
+    };
     let mut items: Vec<Item> = Vec::new();
     let mut generated1 = 0;
     for (ai, attr) in input.attributes.iter().enumerate() {
@@ -389,7 +424,10 @@ pub fn search(
         for (r, &c) in attr.codes.iter().enumerate() {
             let c = c as usize;
             if c >= n_levels {
-                return Err(Error::InvalidInput(format!("attribute '{}' has a code {c} without a level", attr.name)));
+                return Err(Error::InvalidInput(format!(
+                    "attribute '{}' has a code {c} without a level",
+                    attr.name
+                )));
             }
             sums[c].add(input.errors[r], input.weights.map_or(1.0, |w| w[r]));
             rows[c].push(r as u32);
@@ -401,7 +439,12 @@ pub fn search(
             }
             let h = result.p_values.len();
             result.p_values.push(p_value(&s));
-            let item_slice = LatticeSlice { items: vec![(ai, lv as u32)], sums: s, score: sc(&s), hypothesis: h };
+            let item_slice = LatticeSlice {
+                items: vec![(ai, lv as u32)],
+                sums: s,
+                score: sc(&s),
+                hypothesis: h,
+            };
             if item_slice.score > 0.0 {
                 topk.offer(item_slice);
             }
@@ -415,11 +458,21 @@ pub fn search(
                 } else {
                     RowSet::Sparse(rows)
                 };
-                items.push(Item { attr: ai, level: lv as u32, set, sums: s });
+                items.push(Item {
+                    attr: ai,
+                    level: lv as u32,
+                    set,
+                    sums: s,
+                });
             }
         }
     }
-    result.levels.push(LevelStats { level: 1, generated: generated1, evaluated: generated1, survivors: items.len() });
+    result.levels.push(LevelStats {
+        level: 1,
+        generated: generated1,
+        evaluated: generated1,
+        survivors: items.len(),
+    });
     let err_bits = binary_unweighted.then(|| {
         let mut bits = vec![0u64; n_words];
         for (r, &e) in input.errors.iter().enumerate() {
@@ -429,7 +482,13 @@ pub fn search(
         }
         bits
     });
-    let ev = Evaluator { items, errors: input.errors, weights: input.weights, err_bits, n_words };
+    let ev = Evaluator {
+        items,
+        errors: input.errors,
+        weights: input.weights,
+        err_bits,
+        n_words,
+    };
 
     // Survivors of the current level: item-id tuples (sorted ascending,
     // flat with stride `level`) and their sums, in lexicographic order.
@@ -449,7 +508,11 @@ pub fn search(
             surv_sums.push(it.sums);
         }
     }
-    let max_level = if params.max_level == 0 { usize::MAX } else { params.max_level };
+    let max_level = if params.max_level == 0 {
+        usize::MAX
+    } else {
+        params.max_level
+    };
     let m = input.attributes.len();
     let mut level = 1usize;
     while !surv_sums.is_empty() && level < m.min(max_level) {
@@ -503,7 +566,8 @@ pub fn search(
                     cand[..p].copy_from_slice(ti);
                     cand[p] = b_last as u32;
                     // All `level` parents must be alive; bounds from them.
-                    let (mut size_ub, mut err_ub, mut max_ub) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+                    let (mut size_ub, mut err_ub, mut max_ub) =
+                        (f64::INFINITY, f64::INFINITY, f64::INFINITY);
                     let mut ok = true;
                     for drop in 0..level {
                         let parent = if drop == p {
@@ -560,8 +624,13 @@ pub fn search(
         if observer.cancelled() {
             return Err(Error::Interrupted);
         }
-        let eligible: Vec<usize> = (0..n_cands).filter(|&c| evaluated[c].weight >= sigma).collect();
-        let ps: Vec<f64> = eligible.par_iter().map(|&c| p_value(&evaluated[c])).collect();
+        let eligible: Vec<usize> = (0..n_cands)
+            .filter(|&c| evaluated[c].weight >= sigma)
+            .collect();
+        let ps: Vec<f64> = eligible
+            .par_iter()
+            .map(|&c| p_value(&evaluated[c]))
+            .collect();
         let base = result.p_values.len();
         result.p_values.extend_from_slice(&ps);
         for (h, &c) in eligible.iter().enumerate() {
@@ -569,8 +638,16 @@ pub fn search(
             let score = sc(&s);
             if score > 0.0 {
                 let ids = &cands[c * level..(c + 1) * level];
-                let items = ids.iter().map(|&id| (ev.items[id as usize].attr, ev.items[id as usize].level)).collect();
-                topk.offer(LatticeSlice { items, sums: s, score, hypothesis: base + h });
+                let items = ids
+                    .iter()
+                    .map(|&id| (ev.items[id as usize].attr, ev.items[id as usize].level))
+                    .collect();
+                topk.offer(LatticeSlice {
+                    items,
+                    sums: s,
+                    score,
+                    hypothesis: base + h,
+                });
             }
         }
         // Next level's parents, pruned with the updated top-K.
@@ -583,7 +660,12 @@ pub fn search(
                 next_sums.push(evaluated[c]);
             }
         }
-        result.levels.push(LevelStats { level, generated, evaluated: n_cands, survivors: next_sums.len() });
+        result.levels.push(LevelStats {
+            level,
+            generated,
+            evaluated: n_cands,
+            survivors: next_sums.len(),
+        });
         surv = next;
         surv_sums = next_sums;
     }
@@ -602,7 +684,10 @@ mod tests {
             name: name.into(),
             codes,
             levels: (0..n_levels)
-                .map(|v| Predicate::Eq { column: name.into(), value: Value::Int(v as i64 + 1) })
+                .map(|v| Predicate::Eq {
+                    column: name.into(),
+                    value: Value::Int(v as i64 + 1),
+                })
                 .collect(),
         }
     }
@@ -633,14 +718,32 @@ mod tests {
     #[test]
     fn invalid_parameters() {
         let bad = [
-            LatticeParams { k: 0, ..Default::default() },
-            LatticeParams { alpha: 0.0, ..Default::default() },
-            LatticeParams { alpha: 1.5, ..Default::default() },
-            LatticeParams { min_support: Some(-1.0), ..Default::default() },
-            LatticeParams { min_support: Some(f64::NAN), ..Default::default() },
+            LatticeParams {
+                k: 0,
+                ..Default::default()
+            },
+            LatticeParams {
+                alpha: 0.0,
+                ..Default::default()
+            },
+            LatticeParams {
+                alpha: 1.5,
+                ..Default::default()
+            },
+            LatticeParams {
+                min_support: Some(-1.0),
+                ..Default::default()
+            },
+            LatticeParams {
+                min_support: Some(f64::NAN),
+                ..Default::default()
+            },
         ];
         for p in bad {
-            assert!(matches!(p.validate(), Err(Error::InvalidParameter { .. })), "{p:?}");
+            assert!(
+                matches!(p.validate(), Err(Error::InvalidParameter { .. })),
+                "{p:?}"
+            );
         }
     }
 
@@ -649,8 +752,22 @@ mod tests {
         let p = LatticeParams::default();
         assert_eq!(p.sigma(1000.0), 32.0);
         assert_eq!(p.sigma(10_001.0), 101.0);
-        assert_eq!(LatticeParams { min_support: Some(0.5), ..Default::default() }.sigma(10.0), 5.0);
-        assert_eq!(LatticeParams { min_support: Some(7.0), ..Default::default() }.sigma(10.0), 7.0);
+        assert_eq!(
+            LatticeParams {
+                min_support: Some(0.5),
+                ..Default::default()
+            }
+            .sigma(10.0),
+            5.0
+        );
+        assert_eq!(
+            LatticeParams {
+                min_support: Some(7.0),
+                ..Default::default()
+            }
+            .sigma(10.0),
+            7.0
+        );
     }
 
     #[test]
@@ -663,8 +780,17 @@ mod tests {
             attr("f4", vec![2, 2, 2, 0, 2, 0, 1, 0]),
         ];
         let errors = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0];
-        let input = LatticeInput { attributes: &a, errors: &errors, weights: None };
-        let params = LatticeParams { k: 2, alpha: 0.95, min_support: Some(1.0), max_level: 2 };
+        let input = LatticeInput {
+            attributes: &a,
+            errors: &errors,
+            weights: None,
+        };
+        let params = LatticeParams {
+            k: 2,
+            alpha: 0.95,
+            min_support: Some(1.0),
+            max_level: 2,
+        };
         let r = search(&input, &params, &|_| 1.0, &Silent).unwrap();
         assert_eq!(r.slices.len(), 2);
         assert_eq!(r.slices[0].items, vec![(0, 0), (1, 0)]);
@@ -678,8 +804,21 @@ mod tests {
     fn no_errors_no_slices() {
         let a = vec![attr("f", vec![0, 1, 0, 1])];
         let errors = [0.0; 4];
-        let input = LatticeInput { attributes: &a, errors: &errors, weights: None };
-        let r = search(&input, &LatticeParams { min_support: Some(1.0), ..Default::default() }, &|_| 1.0, &Silent).unwrap();
+        let input = LatticeInput {
+            attributes: &a,
+            errors: &errors,
+            weights: None,
+        };
+        let r = search(
+            &input,
+            &LatticeParams {
+                min_support: Some(1.0),
+                ..Default::default()
+            },
+            &|_| 1.0,
+            &Silent,
+        )
+        .unwrap();
         assert!(r.slices.is_empty());
     }
 
@@ -693,8 +832,20 @@ mod tests {
         }
         let a = vec![attr("f", vec![0, 1, 0, 1]), attr("g", vec![0, 0, 1, 1])];
         let errors = [1.0, 0.0, 0.0, 0.0];
-        let input = LatticeInput { attributes: &a, errors: &errors, weights: None };
-        let r = search(&input, &LatticeParams { min_support: Some(1.0), ..Default::default() }, &|_| 1.0, &Stop);
+        let input = LatticeInput {
+            attributes: &a,
+            errors: &errors,
+            weights: None,
+        };
+        let r = search(
+            &input,
+            &LatticeParams {
+                min_support: Some(1.0),
+                ..Default::default()
+            },
+            &|_| 1.0,
+            &Stop,
+        );
         assert!(matches!(r, Err(Error::Interrupted)));
     }
 }

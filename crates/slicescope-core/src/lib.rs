@@ -11,11 +11,11 @@ pub mod frame;
 pub use error::{Error, Result};
 pub use frame::{Column, ColumnData, Frame};
 pub mod attributes;
+pub mod config;
 pub mod lattice;
 pub mod outcome;
-pub mod stats;
-pub mod config;
 pub mod scan;
+pub mod stats;
 
 pub use config::Config;
 pub use scan::{scan, ScanResult};

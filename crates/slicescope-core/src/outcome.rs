@@ -150,16 +150,36 @@ pub fn derive(frame: &Frame, spec: &OutcomeSpec, weight: Option<&str>) -> Result
     }
     let mut out = match spec {
         OutcomeSpec::Classification { label, pred } => classification(frame, label, pred)?,
-        OutcomeSpec::Probabilities { label, probs, classes, signal } => {
-            probabilities(frame, label, probs, classes.as_deref(), *signal)?
-        }
-        OutcomeSpec::Binary { label, score, threshold, positive, signal } => {
-            binary(frame, label, score, *threshold, positive.as_deref(), *signal)?
-        }
-        OutcomeSpec::Regression { label, pred, error, tolerance } => {
-            regression(frame, label, pred, *error, *tolerance)?
-        }
-        OutcomeSpec::Metric { column, higher_is_worse } => metric(frame, column, *higher_is_worse)?,
+        OutcomeSpec::Probabilities {
+            label,
+            probs,
+            classes,
+            signal,
+        } => probabilities(frame, label, probs, classes.as_deref(), *signal)?,
+        OutcomeSpec::Binary {
+            label,
+            score,
+            threshold,
+            positive,
+            signal,
+        } => binary(
+            frame,
+            label,
+            score,
+            *threshold,
+            positive.as_deref(),
+            *signal,
+        )?,
+        OutcomeSpec::Regression {
+            label,
+            pred,
+            error,
+            tolerance,
+        } => regression(frame, label, pred, *error, *tolerance)?,
+        OutcomeSpec::Metric {
+            column,
+            higher_is_worse,
+        } => metric(frame, column, *higher_is_worse)?,
     };
     if let Some(w) = weight {
         let col = frame.require(w, "weight")?;
@@ -171,7 +191,9 @@ pub fn derive(frame: &Frame, spec: &OutcomeSpec, weight: Option<&str>) -> Result
             )));
         }
         if values.iter().all(|&v| v == 0.0) {
-            return Err(Error::InvalidInput(format!("weight column '{w}' is zero everywhere")));
+            return Err(Error::InvalidInput(format!(
+                "weight column '{w}' is zero everywhere"
+            )));
         }
         out.weights = Some(values);
     }
@@ -346,10 +368,19 @@ fn classification(frame: &Frame, label: &str, pred: &str) -> Result<Outcome> {
     if !never.is_empty() {
         notes.push(format!(
             "the model never predicts label class(es) {} (every such row is an error)",
-            never.iter().take(5).map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+            never
+                .iter()
+                .take(5)
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
-    let errors = li.iter().zip(&pi).map(|(a, b)| if a == b { 0.0 } else { 1.0 }).collect();
+    let errors = li
+        .iter()
+        .zip(&pi)
+        .map(|(a, b)| if a == b { 0.0 } else { 1.0 })
+        .collect();
     Ok(Outcome {
         task: Task::Classification,
         errors,
@@ -357,7 +388,11 @@ fn classification(frame: &Frame, label: &str, pred: &str) -> Result<Outcome> {
         binary: true,
         metric: "error rate".into(),
         derivation: format!("error = 1 where '{pred}' ≠ '{label}'"),
-        classes: Some(Classes { names, label: li, pred: pi }),
+        classes: Some(Classes {
+            names,
+            label: li,
+            pred: pi,
+        }),
         notes,
     })
 }
@@ -410,7 +445,11 @@ fn probabilities(
         }
         None => (0..dim).map(|i| i.to_string()).collect(),
     };
-    let index: HashMap<&str, u32> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i as u32)).collect();
+    let index: HashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as u32))
+        .collect();
     let keys = class_keys(lcol, "label")?;
     let mut li = Vec::with_capacity(keys.len());
     for (row, k) in keys.iter().enumerate() {
@@ -436,7 +475,10 @@ fn probabilities(
     let mut worst_sum = 1.0f64;
     for r in 0..n {
         let row = &values[r * dim..(r + 1) * dim];
-        if row.iter().any(|p| !p.is_finite() || *p < -1e-6 || *p > 1.0 + 1e-6) {
+        if row
+            .iter()
+            .any(|p| !p.is_finite() || *p < -1e-6 || *p > 1.0 + 1e-6)
+        {
             nonfinite.push(r);
             continue;
         }
@@ -484,8 +526,14 @@ fn probabilities(
         });
     }
     let (metric, derivation) = match signal {
-        Signal::Error => ("error rate", format!("error = 1 where argmax of '{probs}' ≠ '{label}'")),
-        Signal::Loss => ("mean cross-entropy", format!("error = −ln p('{label}') from '{probs}'")),
+        Signal::Error => (
+            "error rate",
+            format!("error = 1 where argmax of '{probs}' ≠ '{label}'"),
+        ),
+        Signal::Loss => (
+            "mean cross-entropy",
+            format!("error = −ln p('{label}') from '{probs}'"),
+        ),
     };
     Ok(Outcome {
         task: Task::Classification,
@@ -494,7 +542,11 @@ fn probabilities(
         binary: true,
         metric: metric.into(),
         derivation,
-        classes: Some(Classes { names, label: li, pred: pi }),
+        classes: Some(Classes {
+            names,
+            label: li,
+            pred: pi,
+        }),
         notes: vec![],
     })
 }
@@ -546,7 +598,11 @@ fn binary(
             if !distinct.iter().any(|d| d == p) {
                 return Err(Error::InvalidInput(format!(
                     "positive class '{p}' does not occur in label column '{label}' (values: {})",
-                    distinct.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", ")
+                    distinct
+                        .iter()
+                        .map(|d| format!("'{d}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
             p.to_string()
@@ -566,7 +622,11 @@ fn binary(
             }
         }
     };
-    let neg = distinct.iter().find(|d| **d != pos).cloned().unwrap_or_default();
+    let neg = distinct
+        .iter()
+        .find(|d| **d != pos)
+        .cloned()
+        .unwrap_or_default();
     let y: Vec<bool> = keys.iter().map(|k| *k == pos).collect();
     if signal == Signal::Loss && scores.iter().any(|s| !(0.0..=1.0).contains(s)) {
         return Err(Error::InvalidInput(format!(
@@ -590,9 +650,15 @@ fn binary(
     let (metric, derivation) = match signal {
         Signal::Error => (
             "error rate",
-            format!("error = 1 where ('{score}' ≥ {threshold}) disagrees with '{label}' = '{}'", names[1]),
+            format!(
+                "error = 1 where ('{score}' ≥ {threshold}) disagrees with '{label}' = '{}'",
+                names[1]
+            ),
         ),
-        Signal::Loss => ("mean log loss", format!("error = log loss of '{score}' against '{label}'")),
+        Signal::Loss => (
+            "mean log loss",
+            format!("error = log loss of '{score}' against '{label}'"),
+        ),
     };
     Ok(Outcome {
         task: Task::Binary,
@@ -601,7 +667,11 @@ fn binary(
         binary: true,
         metric: metric.into(),
         derivation,
-        classes: Some(Classes { names, label: label_idx, pred: pred_idx }),
+        classes: Some(Classes {
+            names,
+            label: label_idx,
+            pred: pred_idx,
+        }),
         notes: vec![],
     })
 }
@@ -651,9 +721,18 @@ fn regression(
         })
         .collect();
     let (metric, derivation) = match (tolerance, kind) {
-        (Some(t), _) => ("error rate".to_string(), format!("error = 1 where |'{label}' − '{pred}'| > {t}")),
-        (None, RegressionError::Absolute) => ("mean absolute error".into(), format!("error = |'{label}' − '{pred}'|")),
-        (None, RegressionError::Squared) => ("mean squared error".into(), format!("error = ('{label}' − '{pred}')²")),
+        (Some(t), _) => (
+            "error rate".to_string(),
+            format!("error = 1 where |'{label}' − '{pred}'| > {t}"),
+        ),
+        (None, RegressionError::Absolute) => (
+            "mean absolute error".into(),
+            format!("error = |'{label}' − '{pred}'|"),
+        ),
+        (None, RegressionError::Squared) => (
+            "mean squared error".into(),
+            format!("error = ('{label}' − '{pred}')²"),
+        ),
     };
     Ok(Outcome {
         task: Task::Regression,
@@ -677,7 +756,11 @@ fn metric(frame: &Frame, column: &str, higher_is_worse: bool) -> Result<Outcome>
                 "loss column '{column}' has negative values (min {min}); slicescope compares slices by the ratio of their mean loss to the overall mean, which needs a loss ≥ 0. If higher values are better (a metric such as IoU or accuracy), add --higher-is-better"
             )));
         }
-        (v, format!("error = '{column}' (higher is worse)"), format!("mean {column}"))
+        (
+            v,
+            format!("error = '{column}' (higher is worse)"),
+            format!("mean {column}"),
+        )
     } else {
         // A metric where higher is better: the error is the shortfall from
         // the best value, 1 for metrics in [0, 1] (IoU, accuracy, F1...).
@@ -725,8 +808,19 @@ mod tests {
 
     #[test]
     fn classification_errors_and_notes() {
-        let f = frame(vec![cat("y", &["a", "b", "c", "a"]), cat("p", &["a", "a", "a", "b"])]);
-        let o = derive(&f, &OutcomeSpec::Classification { label: "y".into(), pred: "p".into() }, None).unwrap();
+        let f = frame(vec![
+            cat("y", &["a", "b", "c", "a"]),
+            cat("p", &["a", "a", "a", "b"]),
+        ]);
+        let o = derive(
+            &f,
+            &OutcomeSpec::Classification {
+                label: "y".into(),
+                pred: "p".into(),
+            },
+            None,
+        )
+        .unwrap();
         assert_eq!(o.errors, vec![0.0, 1.0, 1.0, 1.0]);
         assert!(o.binary);
         assert!(o.notes[0].contains("'c'"), "{:?}", o.notes);
@@ -740,14 +834,33 @@ mod tests {
             Column::new("y", ColumnData::Int(vec![Some(0), Some(1)])),
             cat("p", &["no", "yes"]),
         ]);
-        let e = derive(&f, &OutcomeSpec::Classification { label: "y".into(), pred: "p".into() }, None).unwrap_err();
-        assert!(e.to_string().contains("ever appears in prediction column"), "{e}");
+        let e = derive(
+            &f,
+            &OutcomeSpec::Classification {
+                label: "y".into(),
+                pred: "p".into(),
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("ever appears in prediction column"),
+            "{e}"
+        );
     }
 
     #[test]
     fn single_class_is_an_error() {
         let f = frame(vec![cat("y", &["a", "a"]), cat("p", &["a", "b"])]);
-        let e = derive(&f, &OutcomeSpec::Classification { label: "y".into(), pred: "p".into() }, None).unwrap_err();
+        let e = derive(
+            &f,
+            &OutcomeSpec::Classification {
+                label: "y".into(),
+                pred: "p".into(),
+            },
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("single class"), "{e}");
     }
 
@@ -757,21 +870,44 @@ mod tests {
             Column::new("y", ColumnData::Float(vec![1.0, f64::NAN, 0.0])),
             Column::new("p", ColumnData::Int(vec![Some(1), Some(0), Some(0)])),
         ]);
-        let e = derive(&f, &OutcomeSpec::Classification { label: "y".into(), pred: "p".into() }, None).unwrap_err();
-        assert!(e.to_string().contains("missing values in 1 row (row 1)"), "{e}");
+        let e = derive(
+            &f,
+            &OutcomeSpec::Classification {
+                label: "y".into(),
+                pred: "p".into(),
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("missing values in 1 row (row 1)"),
+            "{e}"
+        );
     }
 
     fn probs_frame(p: Vec<f32>) -> Frame {
         frame(vec![
             Column::new("y", ColumnData::Int(vec![Some(0), Some(1), Some(2)])),
-            Column::new("pr", ColumnData::Vector { values: p, dim: 3, null_rows: vec![] }),
+            Column::new(
+                "pr",
+                ColumnData::Vector {
+                    values: p,
+                    dim: 3,
+                    null_rows: vec![],
+                },
+            ),
         ])
     }
 
     #[test]
     fn probabilities_argmax_and_cross_entropy() {
         let f = probs_frame(vec![0.7, 0.2, 0.1, 0.6, 0.3, 0.1, 0.1, 0.1, 0.8]);
-        let spec = |signal| OutcomeSpec::Probabilities { label: "y".into(), probs: "pr".into(), classes: None, signal };
+        let spec = |signal| OutcomeSpec::Probabilities {
+            label: "y".into(),
+            probs: "pr".into(),
+            classes: None,
+            signal,
+        };
         let o = derive(&f, &spec(Signal::Error), None).unwrap();
         assert_eq!(o.errors, vec![0.0, 1.0, 0.0]);
         let o = derive(&f, &spec(Signal::Loss), None).unwrap();
@@ -782,7 +918,12 @@ mod tests {
     #[test]
     fn probabilities_must_sum_to_one() {
         let f = probs_frame(vec![0.7, 0.2, 0.1, 2.0, 0.3, 0.1, 0.5, 0.1, 0.8]);
-        let spec = OutcomeSpec::Probabilities { label: "y".into(), probs: "pr".into(), classes: None, signal: Signal::Error };
+        let spec = OutcomeSpec::Probabilities {
+            label: "y".into(),
+            probs: "pr".into(),
+            classes: None,
+            signal: Signal::Error,
+        };
         let e = derive(&f, &spec, None).unwrap_err().to_string();
         assert!(e.contains("out-of-[0, 1] values in 1 row (row 1)"), "{e}");
         let f = probs_frame(vec![0.7, 0.2, 0.1, 0.5, 0.3, 0.1, 0.5, 0.1, 0.8]);
@@ -794,9 +935,21 @@ mod tests {
     fn probabilities_label_outside_classes() {
         let f = frame(vec![
             cat("y", &["cat", "dog"]),
-            Column::new("pr", ColumnData::Vector { values: vec![0.5, 0.5, 0.5, 0.5], dim: 2, null_rows: vec![] }),
+            Column::new(
+                "pr",
+                ColumnData::Vector {
+                    values: vec![0.5, 0.5, 0.5, 0.5],
+                    dim: 2,
+                    null_rows: vec![],
+                },
+            ),
         ]);
-        let spec = OutcomeSpec::Probabilities { label: "y".into(), probs: "pr".into(), classes: None, signal: Signal::Error };
+        let spec = OutcomeSpec::Probabilities {
+            label: "y".into(),
+            probs: "pr".into(),
+            classes: None,
+            signal: Signal::Error,
+        };
         let e = derive(&f, &spec, None).unwrap_err().to_string();
         assert!(e.contains("--classes"), "{e}");
         let spec = OutcomeSpec::Probabilities {
@@ -811,7 +964,10 @@ mod tests {
 
     #[test]
     fn binary_threshold_and_positive() {
-        let f = frame(vec![cat("y", &[">50K", "<=50K", ">50K"]), Column::new("s", ColumnData::Float(vec![0.9, 0.6, 0.2]))]);
+        let f = frame(vec![
+            cat("y", &[">50K", "<=50K", ">50K"]),
+            Column::new("s", ColumnData::Float(vec![0.9, 0.6, 0.2])),
+        ]);
         let spec = |positive: Option<&str>| OutcomeSpec::Binary {
             label: "y".into(),
             score: "s".into(),
@@ -823,7 +979,9 @@ mod tests {
         assert!(e.contains("--positive"), "{e}");
         let o = derive(&f, &spec(Some(">50K")), None).unwrap();
         assert_eq!(o.errors, vec![0.0, 1.0, 1.0]);
-        let e = derive(&f, &spec(Some("yes")), None).unwrap_err().to_string();
+        let e = derive(&f, &spec(Some("yes")), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("does not occur"), "{e}");
     }
 
@@ -833,9 +991,24 @@ mod tests {
             Column::new("y", ColumnData::Float(vec![1.0, 2.0, 3.0])),
             Column::new("p", ColumnData::Float(vec![1.5, 2.0, 1.0])),
         ]);
-        let spec = |error, tolerance| OutcomeSpec::Regression { label: "y".into(), pred: "p".into(), error, tolerance };
-        assert_eq!(derive(&f, &spec(RegressionError::Absolute, None), None).unwrap().errors, vec![0.5, 0.0, 2.0]);
-        assert_eq!(derive(&f, &spec(RegressionError::Squared, None), None).unwrap().errors, vec![0.25, 0.0, 4.0]);
+        let spec = |error, tolerance| OutcomeSpec::Regression {
+            label: "y".into(),
+            pred: "p".into(),
+            error,
+            tolerance,
+        };
+        assert_eq!(
+            derive(&f, &spec(RegressionError::Absolute, None), None)
+                .unwrap()
+                .errors,
+            vec![0.5, 0.0, 2.0]
+        );
+        assert_eq!(
+            derive(&f, &spec(RegressionError::Squared, None), None)
+                .unwrap()
+                .errors,
+            vec![0.25, 0.0, 4.0]
+        );
         let o = derive(&f, &spec(RegressionError::Absolute, Some(1.0)), None).unwrap();
         assert_eq!(o.errors, vec![0.0, 0.0, 1.0]);
         assert!(o.binary);
@@ -843,20 +1016,44 @@ mod tests {
             Column::new("y", ColumnData::Float(vec![1.0, f64::INFINITY, 3.0])),
             Column::new("p", ColumnData::Float(vec![1.5, 2.0, 1.0])),
         ]);
-        let e = derive(&f, &spec(RegressionError::Absolute, None), None).unwrap_err().to_string();
-        assert!(e.contains("label column 'y' has 1 missing, NaN or infinite values (row 1)"), "{e}");
+        let e = derive(&f, &spec(RegressionError::Absolute, None), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("label column 'y' has 1 missing, NaN or infinite values (row 1)"),
+            "{e}"
+        );
     }
 
     #[test]
     fn metric_direction() {
-        let f = frame(vec![Column::new("iou", ColumnData::Float(vec![0.9, 0.5, 1.0]))]);
-        let o = derive(&f, &OutcomeSpec::Metric { column: "iou".into(), higher_is_worse: false }, None).unwrap();
+        let f = frame(vec![Column::new(
+            "iou",
+            ColumnData::Float(vec![0.9, 0.5, 1.0]),
+        )]);
+        let o = derive(
+            &f,
+            &OutcomeSpec::Metric {
+                column: "iou".into(),
+                higher_is_worse: false,
+            },
+            None,
+        )
+        .unwrap();
         let expected = [0.1, 0.5, 0.0];
         for (a, b) in o.errors.iter().zip(expected) {
             assert!((a - b).abs() < 1e-12);
         }
         let f = frame(vec![Column::new("ll", ColumnData::Float(vec![-1.0, 0.5]))]);
-        let e = derive(&f, &OutcomeSpec::Metric { column: "ll".into(), higher_is_worse: true }, None).unwrap_err();
+        let e = derive(
+            &f,
+            &OutcomeSpec::Metric {
+                column: "ll".into(),
+                higher_is_worse: true,
+            },
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("--higher-is-better"));
     }
 
@@ -866,7 +1063,10 @@ mod tests {
             Column::new("l", ColumnData::Float(vec![1.0, 0.5])),
             Column::new("w", ColumnData::Float(vec![1.0, -2.0])),
         ]);
-        let spec = OutcomeSpec::Metric { column: "l".into(), higher_is_worse: true };
+        let spec = OutcomeSpec::Metric {
+            column: "l".into(),
+            higher_is_worse: true,
+        };
         let e = derive(&f, &spec, Some("w")).unwrap_err().to_string();
         assert!(e.contains("first at row 1"), "{e}");
         let e = derive(&f, &spec, Some("wt")).unwrap_err().to_string();
@@ -876,7 +1076,15 @@ mod tests {
     #[test]
     fn empty_table() {
         let f = Frame::with_rows(0);
-        let e = derive(&f, &OutcomeSpec::Metric { column: "l".into(), higher_is_worse: true }, None).unwrap_err();
+        let e = derive(
+            &f,
+            &OutcomeSpec::Metric {
+                column: "l".into(),
+                higher_is_worse: true,
+            },
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::NoData(_)));
     }
 }

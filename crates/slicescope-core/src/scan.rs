@@ -216,7 +216,10 @@ pub struct ScanResult {
 pub fn resolve_attributes(config: &Config, columns: &[(String, String)]) -> Result<Vec<String>> {
     let c = &config.columns;
     if c.attributes_all && !c.attributes.is_empty() {
-        return Err(Error::param("attributes", "give either a list of attributes or attributes_all, not both"));
+        return Err(Error::param(
+            "attributes",
+            "give either a list of attributes or attributes_all, not both",
+        ));
     }
     let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
     if c.attributes_all {
@@ -224,11 +227,16 @@ pub fn resolve_attributes(config: &Config, columns: &[(String, String)]) -> Resu
         let views: Vec<&String> = c.views.values().collect();
         let out: Vec<String> = columns
             .iter()
-            .filter(|(n, kind)| !used.contains(n) && !views.contains(&n) && !kind.starts_with("vector"))
+            .filter(|(n, kind)| {
+                !used.contains(n) && !views.contains(&n) && !kind.starts_with("vector")
+            })
             .map(|(n, _)| n.clone())
             .collect();
         if out.is_empty() {
-            return Err(Error::NoData("--attributes-all found no column besides the outcome, weight and view columns".into()));
+            return Err(Error::NoData(
+                "--attributes-all found no column besides the outcome, weight and view columns"
+                    .into(),
+            ));
         }
         return Ok(out);
     }
@@ -241,7 +249,10 @@ pub fn resolve_attributes(config: &Config, columns: &[(String, String)]) -> Resu
             });
         }
         if config.role_columns().contains(a) {
-            return Err(Error::param("attributes", format!("'{a}' is an outcome or weight column and cannot also be an attribute")));
+            return Err(Error::param(
+                "attributes",
+                format!("'{a}' is an outcome or weight column and cannot also be an attribute"),
+            ));
         }
     }
     Ok(c.attributes.clone())
@@ -250,7 +261,10 @@ pub fn resolve_attributes(config: &Config, columns: &[(String, String)]) -> Resu
 /// Check a view: its length matches the table and every value is finite.
 pub fn validate_view(view: &View, n_rows: usize) -> Result<()> {
     if view.dim == 0 {
-        return Err(Error::InvalidInput(format!("view '{}' ({}) has vectors of length 0", view.name, view.source)));
+        return Err(Error::InvalidInput(format!(
+            "view '{}' ({}) has vectors of length 0",
+            view.name, view.source
+        )));
     }
     let rows = view.values.len() / view.dim;
     if rows != n_rows || view.values.len() % view.dim != 0 {
@@ -296,18 +310,32 @@ pub fn scan(
         validate_view(v, frame.n_rows())?;
     }
     if attributes.is_empty() && slicers.iter().any(|s| s == "lattice") {
-        return Err(Error::param("attributes", "the lattice slicer needs attribute columns: add --attributes A,B or --attributes-all"));
+        return Err(Error::param(
+            "attributes",
+            "the lattice slicer needs attribute columns: add --attributes A,B or --attributes-all",
+        ));
     }
     let enc = encode(frame, attributes, &config.binning)?;
     // Attributes with one level cannot split the data (a note says so).
-    let lattice_attrs: Vec<crate::attributes::Attribute> =
-        enc.attributes.iter().filter(|a| a.levels.len() > 1).cloned().collect();
+    let lattice_attrs: Vec<crate::attributes::Attribute> = enc
+        .attributes
+        .iter()
+        .filter(|a| a.levels.len() > 1)
+        .cloned()
+        .collect();
     let t_prep = t0.elapsed().as_secs_f64();
 
     let weights = out.weights.as_deref();
     let total = Sums::over(&out.errors, weights);
-    let kind = SignalKind { binary: out.binary, weighted: weights.is_some() };
-    let lf = LogFactorials::new(if kind.binary && !kind.weighted { total.count } else { 0 });
+    let kind = SignalKind {
+        binary: out.binary,
+        weighted: weights.is_some(),
+    };
+    let lf = LogFactorials::new(if kind.binary && !kind.weighted {
+        total.count
+    } else {
+        0
+    });
     let p_of = |s: &Sums| stats::p_value(s, &total, kind, &lf);
 
     let t1 = Instant::now();
@@ -316,7 +344,11 @@ pub fn scan(
     if total.err <= 0.0 {
         notes.push("the model makes no errors on this data: there is nothing to slice".into());
     }
-    let input = LatticeInput { attributes: &lattice_attrs, errors: &out.errors, weights };
+    let input = LatticeInput {
+        attributes: &lattice_attrs,
+        errors: &out.errors,
+        weights,
+    };
     let lat = lattice::search(&input, &config.lattice, &p_of, observer)?;
     let t_search = t1.elapsed().as_secs_f64();
 
@@ -327,13 +359,24 @@ pub fn scan(
         .slices
         .par_iter()
         .map(|ls| {
-            let predicates: Vec<Predicate> =
-                ls.items.iter().map(|&(a, lv)| lattice_attrs[a].levels[lv as usize].clone()).collect();
-            let text = predicates.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ∧ ");
+            let predicates: Vec<Predicate> = ls
+                .items
+                .iter()
+                .map(|&(a, lv)| lattice_attrs[a].levels[lv as usize].clone())
+                .collect();
+            let text = predicates
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(" ∧ ");
             let mut st = stats::slice_stats(&ls.sums, &total, kind, &lf);
             st.q_value = q.get(ls.hypothesis).copied().unwrap_or(1.0);
             let members: Vec<u32> = (0..n as u32)
-                .filter(|&r| ls.items.iter().all(|&(a, lv)| lattice_attrs[a].codes[r as usize] == lv))
+                .filter(|&r| {
+                    ls.items
+                        .iter()
+                        .all(|&(a, lv)| lattice_attrs[a].codes[r as usize] == lv)
+                })
                 .collect();
             Slice {
                 id: String::new(),
@@ -381,7 +424,10 @@ pub fn scan(
         .iter()
         .map(|a| AttributeInfo {
             name: a.name.clone(),
-            kind: frame.column(&a.name).map_or("?", |c| c.data.kind()).to_string(),
+            kind: frame
+                .column(&a.name)
+                .map_or("?", |c| c.data.kind())
+                .to_string(),
             levels: a.levels.len(),
         })
         .collect();
@@ -467,7 +513,9 @@ pub fn views_from_frame(frame: &mut Frame, config: &Config) -> Result<Vec<View>>
             continue;
         }
         frame.require(src, &format!("view '{name}'"))?;
-        let Some(col) = frame.take_column(src) else { continue };
+        let Some(col) = frame.take_column(src) else {
+            continue;
+        };
         match col.data {
             ColumnData::Vector { values, dim, null_rows } => {
                 if !null_rows.is_empty() {

@@ -139,7 +139,12 @@ pub struct SignalKind {
 
 /// Statistics of a slice given its sums and the totals. `q_value` is set
 /// to `p_value` here; adjust with [`benjamini_hochberg`].
-pub fn slice_stats(slice: &Sums, total: &Sums, kind: SignalKind, log_fact: &LogFactorials) -> SliceStats {
+pub fn slice_stats(
+    slice: &Sums,
+    total: &Sums,
+    kind: SignalKind,
+    log_fact: &LogFactorials,
+) -> SliceStats {
     let overall = total.mean();
     let rate = slice.mean();
     let rest = slice.rest_of(total);
@@ -148,17 +153,30 @@ pub fn slice_stats(slice: &Sums, total: &Sums, kind: SignalKind, log_fact: &LogF
     SliceStats {
         size: slice.count,
         weight: slice.weight,
-        support: if total.weight > 0.0 { slice.weight / total.weight } else { f64::NAN },
+        support: if total.weight > 0.0 {
+            slice.weight / total.weight
+        } else {
+            f64::NAN
+        },
         errors: slice.err,
         error_rate: rate,
         ci_low,
         ci_high,
         rest_error_rate: (rest.weight > 0.0).then(|| rest.mean()),
-        lift: if overall > 0.0 { rate / overall } else { f64::NAN },
+        lift: if overall > 0.0 {
+            rate / overall
+        } else {
+            f64::NAN
+        },
         excess_errors: slice.err - slice.weight * overall,
         p_value: p,
         q_value: p,
-        test: if kind.binary && !kind.weighted { "fisher-exact" } else { "welch-t" }.to_string(),
+        test: if kind.binary && !kind.weighted {
+            "fisher-exact"
+        } else {
+            "welch-t"
+        }
+        .to_string(),
     }
 }
 
@@ -410,9 +428,14 @@ mod tests {
                         let p = hypergeom_sf(x, n, k, draws, &lf);
                         let mut direct = 0.0;
                         for j in x.max(lo)..=hi {
-                            direct += (lf.ln_choose(k, j) + lf.ln_choose(n - k, draws - j) - lf.ln_choose(n, draws)).exp();
+                            direct += (lf.ln_choose(k, j) + lf.ln_choose(n - k, draws - j)
+                                - lf.ln_choose(n, draws))
+                            .exp();
                         }
-                        assert!((p - direct.min(1.0)).abs() < 1e-9, "n={n} k={k} draws={draws} x={x}: {p} vs {direct}");
+                        assert!(
+                            (p - direct.min(1.0)).abs() < 1e-9,
+                            "n={n} k={k} draws={draws} x={x}: {p} vs {direct}"
+                        );
                     }
                 }
             }
@@ -435,11 +458,21 @@ mod tests {
 
     #[test]
     fn stats_of_a_slice() {
-        let errors: Vec<f64> = (0..100).map(|i| if i < 20 || i % 10 == 0 { 1.0 } else { 0.0 }).collect();
+        let errors: Vec<f64> = (0..100)
+            .map(|i| if i < 20 || i % 10 == 0 { 1.0 } else { 0.0 })
+            .collect();
         let total = Sums::over(&errors, None);
         let slice = Sums::over(&errors[..20], None);
         let lf = LogFactorials::new(100);
-        let s = slice_stats(&slice, &total, SignalKind { binary: true, weighted: false }, &lf);
+        let s = slice_stats(
+            &slice,
+            &total,
+            SignalKind {
+                binary: true,
+                weighted: false,
+            },
+            &lf,
+        );
         assert_eq!(s.size, 20);
         assert_eq!(s.errors, 20.0);
         assert_eq!(s.error_rate, 1.0);
@@ -453,16 +486,40 @@ mod tests {
 
     #[test]
     fn welch_for_continuous_loss() {
-        let errors: Vec<f64> = (0..200).map(|i| if i < 50 { 2.0 + (i % 3) as f64 } else { 1.0 + (i % 2) as f64 }).collect();
+        let errors: Vec<f64> = (0..200)
+            .map(|i| {
+                if i < 50 {
+                    2.0 + (i % 3) as f64
+                } else {
+                    1.0 + (i % 2) as f64
+                }
+            })
+            .collect();
         let total = Sums::over(&errors, None);
         let slice = Sums::over(&errors[..50], None);
         let lf = LogFactorials::new(200);
-        let s = slice_stats(&slice, &total, SignalKind { binary: false, weighted: false }, &lf);
+        let s = slice_stats(
+            &slice,
+            &total,
+            SignalKind {
+                binary: false,
+                weighted: false,
+            },
+            &lf,
+        );
         assert!(s.p_value < 1e-6, "{}", s.p_value);
         assert!(s.ci_low < s.error_rate && s.error_rate < s.ci_high);
         assert_eq!(s.test, "welch-t");
         let calm = Sums::over(&errors[100..150], None);
-        let s2 = slice_stats(&calm, &total, SignalKind { binary: false, weighted: false }, &lf);
+        let s2 = slice_stats(
+            &calm,
+            &total,
+            SignalKind {
+                binary: false,
+                weighted: false,
+            },
+            &lf,
+        );
         assert!(s2.p_value > 0.5);
     }
 }

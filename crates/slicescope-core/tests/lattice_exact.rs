@@ -12,12 +12,25 @@ mod support {
 }
 use support::{attr, brute_force};
 
-fn check(attrs: &[Attribute], errors: &[f64], weights: Option<&[f64]>, params: &LatticeParams) -> Result<(), TestCaseError> {
-    let input = LatticeInput { attributes: attrs, errors, weights };
-    let got = search(&input, params, &|_| 0.5, &Silent).map_err(|e| TestCaseError::fail(e.to_string()))?;
+fn check(
+    attrs: &[Attribute],
+    errors: &[f64],
+    weights: Option<&[f64]>,
+    params: &LatticeParams,
+) -> Result<(), TestCaseError> {
+    let input = LatticeInput {
+        attributes: attrs,
+        errors,
+        weights,
+    };
+    let got = search(&input, params, &|_| 0.5, &Silent)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let want = brute_force(attrs, errors, weights, params);
-    let got_v: Vec<(Vec<(usize, u32)>, Sums, f64)> =
-        got.slices.iter().map(|s: &LatticeSlice| (s.items.clone(), s.sums, s.score)).collect();
+    let got_v: Vec<(Vec<(usize, u32)>, Sums, f64)> = got
+        .slices
+        .iter()
+        .map(|s: &LatticeSlice| (s.items.clone(), s.sums, s.score))
+        .collect();
     prop_assert_eq!(got_v.len(), want.len(), "got {:?}\nwant {:?}", got_v, want);
     for (g, w) in got_v.iter().zip(&want) {
         prop_assert_eq!(&g.0, &w.0, "got {:?}\nwant {:?}", got_v, want);
@@ -38,19 +51,23 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     (2usize..=6, 4usize..=120, 0u8..4).prop_flat_map(|(m, n, err_kind)| {
         let attrs = proptest::collection::vec(
-            (1u32..=5).prop_flat_map(move |card| (proptest::collection::vec(0..card, n), Just(card))),
+            (1u32..=5)
+                .prop_flat_map(move |card| (proptest::collection::vec(0..card, n), Just(card))),
             m,
         );
         let errors = match err_kind {
             // 0/1 errors, mostly correct
-            0 | 1 => proptest::collection::vec(prop_oneof![3 => Just(0.0), 1 => Just(1.0)], n).boxed(),
+            0 | 1 => {
+                proptest::collection::vec(prop_oneof![3 => Just(0.0), 1 => Just(1.0)], n).boxed()
+            }
             // small integer losses
             2 => proptest::collection::vec((0u32..4).prop_map(f64::from), n).boxed(),
             // arbitrary non-negative floats
             _ => proptest::collection::vec(0.0f64..3.0, n).boxed(),
         };
         let weights = if err_kind == 1 {
-            proptest::option::of(proptest::collection::vec((1u32..4).prop_map(f64::from), n)).boxed()
+            proptest::option::of(proptest::collection::vec((1u32..4).prop_map(f64::from), n))
+                .boxed()
         } else {
             Just(None).boxed()
         };
@@ -63,8 +80,18 @@ fn case() -> impl Strategy<Value = Case> {
             ],
             0usize..=m,
         )
-            .prop_map(|(k, alpha, min_support, max_level)| LatticeParams { k, alpha, min_support, max_level });
-        (attrs, errors, weights, params).prop_map(|(attrs, errors, weights, params)| Case { attrs, errors, weights, params })
+            .prop_map(|(k, alpha, min_support, max_level)| LatticeParams {
+                k,
+                alpha,
+                min_support,
+                max_level,
+            });
+        (attrs, errors, weights, params).prop_map(|(attrs, errors, weights, params)| Case {
+            attrs,
+            errors,
+            weights,
+            params,
+        })
     })
 }
 
@@ -92,7 +119,13 @@ fn exact_under_heavy_pruning() {
         state
     };
     let attrs: Vec<Attribute> = (0..6)
-        .map(|a| attr(&format!("a{a}"), (0..n).map(|_| (rnd() % 3) as u32).collect(), 3))
+        .map(|a| {
+            attr(
+                &format!("a{a}"),
+                (0..n).map(|_| (rnd() % 3) as u32).collect(),
+                3,
+            )
+        })
         .collect();
     let errors: Vec<f64> = (0..n)
         .map(|r| {
@@ -105,7 +138,12 @@ fn exact_under_heavy_pruning() {
         for max_level in [2, 3, 0] {
             for min_support in [8.0, 40.0, 100.0] {
                 for alpha in [0.5, 0.9, 0.99] {
-                    let params = LatticeParams { k, alpha, min_support: Some(min_support), max_level };
+                    let params = LatticeParams {
+                        k,
+                        alpha,
+                        min_support: Some(min_support),
+                        max_level,
+                    };
                     check(&attrs, &errors, None, &params).unwrap();
                 }
             }

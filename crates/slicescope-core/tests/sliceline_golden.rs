@@ -38,7 +38,10 @@ fn fixtures() -> Vec<PathBuf> {
 
 fn column(name: &str, values: &[Json]) -> Column {
     if values.iter().all(|v| v.is_i64() || v.is_null()) {
-        Column::new(name, ColumnData::Int(values.iter().map(|v| v.as_i64()).collect()))
+        Column::new(
+            name,
+            ColumnData::Int(values.iter().map(|v| v.as_i64()).collect()),
+        )
     } else {
         let mut levels: Vec<String> = Vec::new();
         let codes = values
@@ -62,8 +65,14 @@ fn column(name: &str, values: &[Json]) -> Column {
 
 fn json_of(p: &Predicate) -> Json {
     match p {
-        Predicate::Eq { value: Value::Int(i), .. } => Json::from(*i),
-        Predicate::Eq { value: Value::Str(s), .. } => Json::from(s.clone()),
+        Predicate::Eq {
+            value: Value::Int(i),
+            ..
+        } => Json::from(*i),
+        Predicate::Eq {
+            value: Value::Str(s),
+            ..
+        } => Json::from(s.clone()),
         other => panic!("unexpected predicate {other}"),
     }
 }
@@ -71,7 +80,11 @@ fn json_of(p: &Predicate) -> Json {
 #[test]
 fn every_golden_case_of_the_port() {
     let files = fixtures();
-    assert_eq!(files.len(), 18, "expected basic + 17 experiments, found {files:?}");
+    assert_eq!(
+        files.len(),
+        18,
+        "expected basic + 17 experiments, found {files:?}"
+    );
     for path in files {
         let case: Json = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let name = case["name"].as_str().unwrap().to_string();
@@ -79,30 +92,49 @@ fn every_golden_case_of_the_port() {
         let columns = case["columns"].as_array().unwrap();
         let names: Vec<String> = (0..columns.len()).map(|i| format!("f{i}")).collect();
         let frame = Frame::new(
-            columns.iter().zip(&names).map(|(c, n)| column(n, c.as_array().unwrap())).collect(),
+            columns
+                .iter()
+                .zip(&names)
+                .map(|(c, n)| column(n, c.as_array().unwrap()))
+                .collect(),
         )
         .unwrap();
         let enc = encode(
             &frame,
             &names,
-            &EncodeParams { categorical: names.clone(), ..Default::default() },
+            &EncodeParams {
+                categorical: names.clone(),
+                ..Default::default()
+            },
         )
         .unwrap();
-        let errors: Vec<f64> = case["errors"].as_array().unwrap().iter().map(|e| e.as_f64().unwrap()).collect();
+        let errors: Vec<f64> = case["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_f64().unwrap())
+            .collect();
         let lp = LatticeParams {
             k: params["k"].as_u64().unwrap() as usize,
             alpha: params["alpha"].as_f64().unwrap(),
             min_support: Some(params["min_sup"].as_f64().unwrap()),
             max_level: params["max_l"].as_u64().unwrap() as usize,
         };
-        let input = LatticeInput { attributes: &enc.attributes, errors: &errors, weights: None };
+        let input = LatticeInput {
+            attributes: &enc.attributes,
+            errors: &errors,
+            weights: None,
+        };
         let got = search(&input, &lp, &|_| 0.5, &Silent).unwrap();
 
         // 1. Exact: equal to brute force.
         let want = lattice_exact_support::brute_force(&enc.attributes, &errors, None, &lp);
         let got_items: Vec<_> = got.slices.iter().map(|s| s.items.clone()).collect();
         let want_items: Vec<_> = want.iter().map(|w| w.0.clone()).collect();
-        assert_eq!(got_items, want_items, "{name}: lattice differs from brute force");
+        assert_eq!(
+            got_items, want_items,
+            "{name}: lattice differs from brute force"
+        );
 
         // 2. The port: same top-K by score, extras only as ties at the K-th.
         let port = case["port_result"].as_array().unwrap();
@@ -113,25 +145,50 @@ fn every_golden_case_of_the_port() {
             }
             v
         };
-        assert!(got.slices.len() <= port.len(), "{name}: more slices than the port");
+        assert!(
+            got.slices.len() <= port.len(),
+            "{name}: more slices than the port"
+        );
         for s in &got.slices {
             let ours = as_port_slice(&s.items);
             let matching = port
                 .iter()
                 .find(|p| p["slice"].as_array().unwrap() == &ours)
-                .unwrap_or_else(|| panic!("{name}: our slice {ours:?} is not in the port's answer {port:?}"));
-            assert!((matching["score"].as_f64().unwrap() - s.score).abs() < 1e-9, "{name}: score");
-            assert_eq!(matching["size"].as_f64().unwrap(), s.sums.weight, "{name}: size");
-            assert!((matching["error_sum"].as_f64().unwrap() - s.sums.err).abs() < 1e-6, "{name}: errors");
+                .unwrap_or_else(|| {
+                    panic!("{name}: our slice {ours:?} is not in the port's answer {port:?}")
+                });
+            assert!(
+                (matching["score"].as_f64().unwrap() - s.score).abs() < 1e-9,
+                "{name}: score"
+            );
+            assert_eq!(
+                matching["size"].as_f64().unwrap(),
+                s.sums.weight,
+                "{name}: size"
+            );
+            assert!(
+                (matching["error_sum"].as_f64().unwrap() - s.sums.err).abs() < 1e-6,
+                "{name}: errors"
+            );
         }
         if port.len() > got.slices.len() {
             let kth = got.slices.last().map(|s| s.score).unwrap();
-            assert_eq!(got.slices.len(), lp.k, "{name}: fewer than k slices but the port has more");
+            assert_eq!(
+                got.slices.len(),
+                lp.k,
+                "{name}: fewer than k slices but the port has more"
+            );
             for p in port {
                 let sc = p["score"].as_f64().unwrap();
-                let ours = got.slices.iter().any(|s| as_port_slice(&s.items) == *p["slice"].as_array().unwrap());
+                let ours = got
+                    .slices
+                    .iter()
+                    .any(|s| as_port_slice(&s.items) == *p["slice"].as_array().unwrap());
                 if !ours {
-                    assert!((sc - kth).abs() < 1e-9, "{name}: port slice {p} beyond k does not tie the k-th score {kth}");
+                    assert!(
+                        (sc - kth).abs() < 1e-9,
+                        "{name}: port slice {p} beyond k does not tie the k-th score {kth}"
+                    );
                 }
             }
         }
