@@ -267,6 +267,12 @@ fn encode_column(
             discrete(&name, &keys, &[Some(Value::Bool(false)), Some(Value::Bool(true))], params.max_levels, notes)
         }
         ColumnData::Int(v) => {
+            if params.edges.get(&name).is_none() {
+                let limit = if force_cat { usize::MAX } else { params.bins };
+                if let Some(attr) = small_int_levels(&name, v, limit, params.max_levels, notes)? {
+                    return Ok(attr);
+                }
+            }
             let vals: Vec<f64> = v.iter().map(|x| x.map_or(f64::NAN, |x| x as f64)).collect();
             numeric(&name, &vals, true, force_cat, params, notes)
         }
@@ -362,6 +368,50 @@ fn discrete(
         codes,
         levels,
     })
+}
+
+/// Integers spanning a small range (≤ 65,536 values) with at most `limit`
+/// distinct values: one level per value, found with a counting table
+/// instead of hashing (the common case of integer-coded categories).
+fn small_int_levels(
+    name: &str,
+    v: &[Option<i64>],
+    limit: usize,
+    max_levels: usize,
+    notes: &mut Vec<String>,
+) -> Result<Option<Attribute>> {
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for x in v.iter().flatten() {
+        lo = lo.min(*x);
+        hi = hi.max(*x);
+    }
+    if lo > hi {
+        return Ok(None);
+    }
+    let Some(range) = hi.checked_sub(lo).filter(|&r| r < 1 << 16) else {
+        return Ok(None);
+    };
+    let mut present = vec![false; range as usize + 1];
+    for x in v.iter().flatten() {
+        present[(x - lo) as usize] = true;
+    }
+    let distinct: Vec<i64> = (0..=range)
+        .filter(|&i| present[i as usize])
+        .map(|i| lo + i)
+        .collect();
+    if distinct.len() > limit {
+        return Ok(None);
+    }
+    let mut index = vec![0u32; range as usize + 1];
+    for (k, &d) in distinct.iter().enumerate() {
+        index[(d - lo) as usize] = k as u32;
+    }
+    let keys: Vec<Option<u32>> = v
+        .iter()
+        .map(|x| x.map(|x| index[(x - lo) as usize]))
+        .collect();
+    let values: Vec<Option<Value>> = distinct.into_iter().map(|d| Some(Value::Int(d))).collect();
+    discrete(name, &keys, &values, max_levels, notes).map(Some)
 }
 
 fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {

@@ -150,3 +150,93 @@ fn exact_under_heavy_pruning() {
         }
     }
 }
+
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
+/// Skewed attributes give both row-list (rare levels) and bitset (common
+/// levels) sets; real-valued errors and weights take the general path.
+#[test]
+fn exact_with_mixed_row_sets_weights_and_real_errors() {
+    let n = 2000usize;
+    let mut rnd = xorshift(99);
+    // Level v with probability ∝ 2^-v: levels 0..7, the rare ones sparse.
+    let mut skewed = |rnd: &mut dyn FnMut() -> u64| -> u32 { (rnd() | 1 << 7).trailing_zeros() };
+    let attrs: Vec<Attribute> = (0..5)
+        .map(|a| {
+            attr(
+                &format!("a{a}"),
+                (0..n).map(|_| skewed(&mut rnd)).collect(),
+                8,
+            )
+        })
+        .collect();
+    let errors: Vec<f64> = (0..n)
+        .map(|r| {
+            let bad = attrs[1].codes[r] >= 3 && attrs[3].codes[r] == 0;
+            (rnd() % 1000) as f64 / if bad { 300.0 } else { 1000.0 }
+        })
+        .collect();
+    let weights: Vec<f64> = (0..n).map(|_| 1.0 + (rnd() % 3) as f64).collect();
+    for (k, min_support, max_level) in [(5, 20.0, 3), (30, 5.0, 2), (10, 60.0, 4)] {
+        let params = LatticeParams {
+            k,
+            alpha: 0.9,
+            min_support: Some(min_support),
+            max_level,
+        };
+        check(&attrs, &errors, None, &params).unwrap();
+        check(&attrs, &errors, Some(&weights), &params).unwrap();
+        let binary: Vec<f64> = errors
+            .iter()
+            .map(|&e| f64::from(u8::from(e > 0.8)))
+            .collect();
+        check(&attrs, &binary, None, &params).unwrap();
+    }
+}
+
+/// More than one block of bitset words (> 65,536 rows), so the blocked
+/// evaluation's accumulation across blocks is exercised.
+#[test]
+fn exact_across_bitset_blocks() {
+    let n = 70_001usize;
+    let mut rnd = xorshift(7);
+    let attrs: Vec<Attribute> = (0..3)
+        .map(|a| {
+            attr(
+                &format!("a{a}"),
+                (0..n).map(|_| (rnd() % 3) as u32).collect(),
+                3,
+            )
+        })
+        .collect();
+    let binary: Vec<f64> = (0..n)
+        .map(|r| {
+            let p = if attrs[0].codes[r] == 2 && attrs[2].codes[r] == 1 {
+                40
+            } else {
+                8
+            };
+            f64::from(u8::from(rnd() % 100 < p))
+        })
+        .collect();
+    let real: Vec<f64> = binary
+        .iter()
+        .map(|&b| b * 0.5 + (rnd() % 10) as f64 / 100.0)
+        .collect();
+    let params = LatticeParams {
+        k: 8,
+        alpha: 0.95,
+        min_support: Some(100.0),
+        max_level: 0,
+    };
+    check(&attrs, &binary, None, &params).unwrap();
+    check(&attrs, &real, None, &params).unwrap();
+}
