@@ -1,0 +1,245 @@
+//! Readers for slicescope: turn an evaluation table (Parquet, Arrow IPC
+//! file or stream, CSV/TSV) into a [`Frame`], and an embedding matrix
+//! (`.npy`, `.npz`) into a [`Matrix`].
+//!
+//! Internal sub-crate of slicescope; the command-line tool is `slicescope`.
+//!
+//! All readers are columnar and streaming: only the requested columns are
+//! decoded, batch by batch, straight into the output vectors, so that a
+//! large embedding column costs its final `Vec<f32>` plus at most one batch.
+//! Every failure is a [`slicescope_core::Error`]:
+//!
+//! * [`Error::Io`] when the file is missing or cannot be read,
+//! * [`Error::Format`] when its content is corrupt, truncated or not in the
+//!   expected format,
+//! * [`Error::InvalidInput`] for column types slicescope cannot use and for
+//!   ragged embedding lists,
+//! * [`Error::ColumnNotFound`] (with "did you mean" suggestions) when a
+//!   requested column is absent.
+//!
+//! The Arrow and Parquet readers can panic on some corrupt inputs; reads
+//! run under [`std::panic::catch_unwind`] and such a panic becomes an
+//! [`Error::Format`]. So that the panic message is not printed as well, a
+//! panic hook is installed on first use: it stays silent for a thread that
+//! is inside one of these reads and defers to the previous hook otherwise.
+#![deny(missing_docs)]
+
+mod convert;
+mod csv;
+mod guard;
+mod ipc_check;
+mod matrix;
+mod pq;
+mod table;
+
+use std::fmt;
+use std::path::Path;
+
+use slicescope_core::{Error, Frame, Result};
+
+pub use crate::csv::{CsvOptions, CsvType};
+pub use crate::matrix::{read_matrix, Matrix};
+
+/// A tabular file format that [`read_table`] understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Apache Parquet (`.parquet`, `.pq`).
+    Parquet,
+    /// Arrow IPC file format, also known as Feather v2 (`.arrow`, `.ipc`,
+    /// `.feather`).
+    ArrowIpcFile,
+    /// Arrow IPC streaming format (`.arrows`).
+    ArrowIpcStream,
+    /// Delimited text (`.csv`, `.tsv`, `.txt`).
+    Csv,
+}
+
+/// The list of supported formats, for error messages.
+const SUPPORTED: &str = "supported formats: Parquet (.parquet, .pq), Arrow IPC file / Feather v2 \
+                         (.arrow, .ipc, .feather), Arrow IPC stream (.arrows), CSV/TSV (.csv, .tsv, .txt)";
+
+impl Format {
+    /// The format of the file at `path`.
+    ///
+    /// The first bytes of the file decide when they are a known signature
+    /// (`PAR1` for Parquet, `ARROW1` for an Arrow IPC file, the
+    /// `0xFFFFFFFF` continuation marker for an Arrow IPC stream), even when
+    /// the extension says otherwise; CSV has no signature and is recognised
+    /// by its extension (`.csv`, `.tsv`, `.txt`).
+    ///
+    /// Fails with [`Error::Io`] when the file is missing or is a directory,
+    /// and with [`Error::Format`] (listing the supported formats) when the
+    /// format is not recognised.
+    pub fn detect(path: &Path) -> Result<Format> {
+        let head = read_head(path)?;
+        if head.starts_with(b"PAR1") {
+            return Ok(Format::Parquet);
+        }
+        if head.starts_with(b"ARROW1") {
+            return Ok(Format::ArrowIpcFile);
+        }
+        if head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF]) {
+            return Ok(Format::ArrowIpcStream);
+        }
+        let unsupported = |what: &str| {
+            Err(Error::Format {
+                path: path.display().to_string(),
+                format: "a table".into(),
+                message: format!("{what}; {SUPPORTED}"),
+            })
+        };
+        if head.starts_with(b"FEA1") {
+            return unsupported(
+                "this is a Feather v1 file, which is not supported; re-save it as Feather v2 \
+                 (pyarrow.feather.write_feather(..., version=2)) or Parquet",
+            );
+        }
+        if head.starts_with(b"\x93NUMPY") {
+            return unsupported(
+                "this is a NumPy .npy array, not a table; pass it as an embedding matrix instead",
+            );
+        }
+        if head.starts_with(&[0x1F, 0x8B]) {
+            return unsupported("this file is gzip-compressed; decompress it first");
+        }
+        if head.starts_with(b"PK\x03\x04") {
+            return unsupported(
+                "this is a zip archive (an .npz matrix or a zipped table), not a table; \
+                 unzip a table first, or pass an .npz as an embedding matrix",
+            );
+        }
+        match extension(path).as_deref() {
+            Some("parquet" | "pq") => Ok(Format::Parquet),
+            Some("arrow" | "ipc" | "feather") => Ok(Format::ArrowIpcFile),
+            Some("arrows") => Ok(Format::ArrowIpcStream),
+            Some("csv" | "tsv" | "tab" | "txt") => Ok(Format::Csv),
+            Some(ext) => unsupported(&format!("unknown file extension '.{ext}'")),
+            None => unsupported("the file has no extension and no known signature"),
+        }
+    }
+
+    /// The user-facing name of the format ("Parquet", "CSV", ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Parquet => "Parquet",
+            Format::ArrowIpcFile => "Arrow IPC file",
+            Format::ArrowIpcStream => "Arrow IPC stream",
+            Format::Csv => "CSV",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What [`read_table`] and [`table_columns`] read, and how.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The columns to read, in the order they should appear in the
+    /// [`Frame`]; `None` reads all of them. A name listed twice is read once.
+    pub columns: Option<Vec<String>>,
+    /// The file format; `None` detects it with [`Format::detect`].
+    pub format: Option<Format>,
+    /// How to parse CSV files (ignored for the other formats).
+    pub csv: CsvOptions,
+}
+
+/// Read a table into a [`Frame`].
+///
+/// Only the columns in `opts.columns` are decoded (all when `None`), in the
+/// order requested; [`Frame::source_columns`] lists every column of the
+/// file, read or not, so that later "did you mean" messages can suggest
+/// them. A table without rows gives a frame with 0 rows.
+///
+/// Column types map to [`slicescope_core::ColumnData`] as follows:
+///
+/// | Arrow type | column data |
+/// |---|---|
+/// | Float16/32/64 | `Float` (nulls become `NaN`) |
+/// | Int8..Int64, UInt8..UInt64 | `Int` (a UInt64 above `i64::MAX` is an error) |
+/// | Boolean | `Bool` |
+/// | Utf8, LargeUtf8, Utf8View, Dictionary of strings, Null | `Categorical` |
+/// | FixedSizeList/List/LargeList of floats or integers | `Vector` (f32) |
+///
+/// Any other type (dates, timestamps, decimals, structs, ...) of a
+/// requested column is an [`Error::InvalidInput`] naming the column.
+pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Frame> {
+    let format = match opts.format {
+        Some(f) => f,
+        None => Format::detect(path)?,
+    };
+    table::read(path, format, opts)
+}
+
+/// The columns of a table and their kinds, without reading the data
+/// (CSV files are scanned to infer the types, over
+/// [`CsvOptions::infer_rows`] rows).
+///
+/// Kinds are `"float"`, `"integer"`, `"boolean"`, `"string"`,
+/// `"vector[N]"` (fixed-size lists of numbers), `"vector"` (variable-size
+/// lists of numbers, whose length is only known once read) and
+/// `"unsupported (TYPE)"` for columns [`read_table`] would refuse. When
+/// `opts.columns` is set, only those columns are listed, in that order,
+/// and an absent one is an [`Error::ColumnNotFound`].
+pub fn table_columns(path: &Path, opts: &ReadOptions) -> Result<Vec<(String, String)>> {
+    let format = match opts.format {
+        Some(f) => f,
+        None => Format::detect(path)?,
+    };
+    table::columns(path, format, opts)
+}
+
+/// The lower-cased extension of `path`.
+pub(crate) fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+}
+
+/// An [`Error::Io`] for `path`.
+pub(crate) fn io_error(path: &Path, err: &std::io::Error) -> Error {
+    let message = match err.kind() {
+        std::io::ErrorKind::NotFound => "file not found".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => err.to_string(),
+    };
+    Error::Io {
+        path: path.display().to_string(),
+        message,
+    }
+}
+
+/// Open `path` for reading, refusing directories with a clear message.
+pub(crate) fn open_file(path: &Path) -> Result<std::fs::File> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+    if meta.is_dir() {
+        return Err(Error::Io {
+            path: path.display().to_string(),
+            message: "is a directory, not a file".into(),
+        });
+    }
+    std::fs::File::open(path).map_err(|e| io_error(path, &e))
+}
+
+/// The first (up to) 8 bytes of the file.
+fn read_head(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_file(path)?;
+    let mut head = Vec::with_capacity(8);
+    file.take(8)
+        .read_to_end(&mut head)
+        .map_err(|e| io_error(path, &e))?;
+    Ok(head)
+}
+
+/// An [`Error::Format`] for `path`.
+pub(crate) fn format_error(path: &Path, format: &str, message: impl fmt::Display) -> Error {
+    Error::Format {
+        path: path.display().to_string(),
+        format: format.to_string(),
+        message: message.to_string(),
+    }
+}
