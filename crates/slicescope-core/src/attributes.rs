@@ -267,7 +267,7 @@ fn encode_column(
             discrete(&name, &keys, &[Some(Value::Bool(false)), Some(Value::Bool(true))], params.max_levels, notes)
         }
         ColumnData::Int(v) => {
-            if params.edges.get(&name).is_none() {
+            if !params.edges.contains_key(&name) {
                 let limit = if force_cat { usize::MAX } else { params.bins };
                 if let Some(attr) = small_int_levels(&name, v, limit, params.max_levels, notes)? {
                     return Ok(attr);
@@ -630,7 +630,7 @@ mod tests {
 
     #[test]
     fn quantile_bins_of_integers() {
-        let vals: Vec<Option<i64>> = (0..100).map(|i| Some(i)).chain([None]).collect();
+        let vals: Vec<Option<i64>> = (0..100).map(Some).chain([None]).collect();
         let f = Frame::new(vec![Column::new("age", ColumnData::Int(vals))]).unwrap();
         let e = encode(
             &f,

@@ -51,13 +51,7 @@ impl ColumnData {
             ColumnData::Int(v) => v.len(),
             ColumnData::Bool(v) => v.len(),
             ColumnData::Categorical { codes, .. } => codes.len(),
-            ColumnData::Vector { values, dim, .. } => {
-                if *dim == 0 {
-                    0
-                } else {
-                    values.len() / dim
-                }
-            }
+            ColumnData::Vector { values, dim, .. } => values.len().checked_div(*dim).unwrap_or(0),
         }
     }
 

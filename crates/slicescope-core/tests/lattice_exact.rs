@@ -1,10 +1,11 @@
 //! The lattice search is exact: it returns what brute-force enumeration of
 //! every conjunction returns, on many small random tables.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use slicescope_core::attributes::Attribute;
 use slicescope_core::lattice::{search, LatticeInput, LatticeParams, LatticeSlice, Silent};
-use slicescope_core::stats::Sums;
 use std::cmp::Ordering;
 
 mod support {
@@ -26,7 +27,7 @@ fn check(
     let got = search(&input, params, &|_| 0.5, &Silent)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let want = brute_force(attrs, errors, weights, params);
-    let got_v: Vec<(Vec<(usize, u32)>, Sums, f64)> = got
+    let got_v: Vec<support::Found> = got
         .slices
         .iter()
         .map(|s: &LatticeSlice| (s.items.clone(), s.sums, s.score))
@@ -168,7 +169,7 @@ fn exact_with_mixed_row_sets_weights_and_real_errors() {
     let n = 2000usize;
     let mut rnd = xorshift(99);
     // Level v with probability ∝ 2^-v: levels 0..7, the rare ones sparse.
-    let mut skewed = |rnd: &mut dyn FnMut() -> u64| -> u32 { (rnd() | 1 << 7).trailing_zeros() };
+    let skewed = |rnd: &mut dyn FnMut() -> u64| -> u32 { (rnd() | 1 << 7).trailing_zeros() };
     let attrs: Vec<Attribute> = (0..5)
         .map(|a| {
             attr(

@@ -15,6 +15,8 @@
 //!   enumeration, which is the definition. On these 18 cases the port
 //!   happens to be exact, and both checks hold.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value as Json;
 use slicescope_core::attributes::{encode, EncodeParams, Predicate, Value};
 use slicescope_core::frame::{Column, ColumnData, Frame};

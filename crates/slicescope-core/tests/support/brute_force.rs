@@ -7,6 +7,9 @@ use slicescope_core::attributes::{Attribute, Predicate, Value};
 use slicescope_core::lattice::{score, LatticeParams};
 use slicescope_core::stats::Sums;
 
+/// A slice as brute force reports it: (attribute, level) items, sums, score.
+pub type Found = (Vec<(usize, u32)>, Sums, f64);
+
 #[allow(dead_code)]
 pub fn attr(name: &str, codes: Vec<u32>, n_levels: u32) -> Attribute {
     Attribute {
@@ -26,7 +29,7 @@ pub fn brute_force(
     errors: &[f64],
     weights: Option<&[f64]>,
     params: &LatticeParams,
-) -> Vec<(Vec<(usize, u32)>, Sums, f64)> {
+) -> Vec<Found> {
     let total = Sums::over(errors, weights);
     let n = total.weight;
     let sigma = params.sigma(n);
@@ -35,7 +38,7 @@ pub fn brute_force(
     }
     let mean = total.err / n;
     let max_level = if params.max_level == 0 { attrs.len() } else { params.max_level.min(attrs.len()) };
-    let mut found: Vec<(Vec<(usize, u32)>, Sums, f64)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     // Enumerate assignments: each attribute unused or one of its levels.
     let mut choice = vec![None::<u32>; attrs.len()];
     fn rec(

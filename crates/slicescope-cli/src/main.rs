@@ -1,0 +1,151 @@
+//! `slicescope`: find where a model fails systematically.
+//!
+//! Exit codes: 0 success, 2 usage or input error (1 is reserved for CI
+//! gates).
+
+mod args;
+mod output;
+mod progress;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use slicescope_core::scan::{self, View};
+use slicescope_core::Config;
+use slicescope_io::{read_matrix, read_table, table_columns, ReadOptions};
+
+use args::{Cli, Command, ScanArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(a) => run_scan(*a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`slicescope scan ... | head`) is not an error.
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            let mut msg = format!("error: {err}");
+            for cause in err.chain().skip(1) {
+                msg.push_str(&format!("\n  caused by: {cause}"));
+            }
+            eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run_scan(a: ScanArgs) -> Result<ExitCode> {
+    let t0 = Instant::now();
+    let mut config = match &a.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("{}: cannot read the config file: {e}", path.display())
+            })?;
+            Config::from_toml(&text, &path.display().to_string())?
+        }
+        None => Config::default(),
+    };
+    a.apply(&mut config)?;
+    let quiet = a.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
+
+    // Refuse to overwrite outputs before doing any work.
+    if let Some(json) = &config.output.json {
+        output::check_writable(Path::new(json), config.output.overwrite)?;
+    }
+
+    let data = a.data.as_path();
+    let read_opts = a.read_options(&config)?;
+    let schema = table_columns(data, &read_opts)?;
+    let attributes = scan::resolve_attributes(&config, &schema)?;
+    let needed = scan::needed_columns(&config, &attributes);
+    let names: Vec<String> = schema.iter().map(|(n, _)| n.clone()).collect();
+    // Columns absent from the file are left out here so that the core
+    // reports them with their role ("label column 'x' not found...").
+    let spinner = progress::Spinner::new(quiet, "reading");
+    let mut frame = read_table(
+        data,
+        &ReadOptions {
+            columns: Some(
+                needed
+                    .iter()
+                    .filter(|c| names.contains(c))
+                    .cloned()
+                    .collect(),
+            ),
+            ..read_opts
+        },
+    )?;
+    frame.set_source_columns(names);
+    let mut views: Vec<View> = scan::views_from_frame(&mut frame, &config)?;
+    for (name, src) in &config.columns.views {
+        if scan::is_matrix_file(src) {
+            let (path, key) = split_npz_key(src);
+            let m = read_matrix(Path::new(path), key)
+                .with_context(|| format!("reading view '{name}'"))?;
+            views.push(View {
+                name: name.clone(),
+                source: src.clone(),
+                values: m.values,
+                dim: m.cols,
+            });
+        }
+    }
+    let load_seconds = t0.elapsed().as_secs_f64();
+    drop(spinner);
+
+    let observer = progress::LatticeProgress::new(quiet);
+    let mut result = scan::scan(
+        &frame,
+        &attributes,
+        &views,
+        &config,
+        Some(a.data.display().to_string()),
+        &observer,
+    )?;
+    observer.finish();
+    result.timing.load_seconds = load_seconds;
+    result.timing.total_seconds = t0.elapsed().as_secs_f64();
+
+    if let Some(json) = &config.output.json {
+        let text = serde_json::to_string_pretty(&result)?;
+        output::write_atomic(Path::new(json), text.as_bytes(), config.output.overwrite)?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if !a.quiet || config.output.json.is_none() {
+        output::print_summary(&mut out, &result, config.output.top)?;
+    }
+    if let Some(json) = &config.output.json {
+        if !a.quiet {
+            writeln!(out, "wrote {json}")?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `file.npz:key` → (`file.npz`, Some(`key`)).
+fn split_npz_key(src: &str) -> (&str, Option<&str>) {
+    let lower = src.to_ascii_lowercase();
+    if let Some(pos) = lower.find(".npz:") {
+        let (p, k) = src.split_at(pos + 4);
+        (p, Some(&k[1..]))
+    } else {
+        (src, None)
+    }
+}
