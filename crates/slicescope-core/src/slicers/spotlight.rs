@@ -1,0 +1,1535 @@
+//! The spotlight slicer (d'Eon, d'Eon, Wright and Leyton-Brown, "The
+//! Spotlight: a general method for discovering systematic errors in deep
+//! learning models", FAccT 2022): a kernel region of the embedding whose
+//! kernel-weighted mean loss is as high as possible while it still holds at
+//! least `size` rows.
+//!
+//! For a centre μ and a diagonal precision P = diag(p), row i gets the
+//! kernel weight k_i = max(0, 1 − Σ_j p_j (z_ij − μ_j)²) (the official
+//! code's latest kernel, with compact support) and Adam maximises
+//!
+//! F(μ, log p) = Σ_i w_i k_i ℓ_i / W − c · (W − (S + b_t))² / b_t² · [W < S + b_t]
+//!
+//! with W = Σ_i w_i k_i, ℓ the error signal, w the frequency weights, S the
+//! minimum spotlight size, c = `barrier_scale`, and the barrier width b_t
+//! shrinking geometrically from n − S to 0.05·S over the steps (the
+//! paper's barrier). The gradient is analytic. With F₀ = Σ w k ℓ / W,
+//! ∂F/∂k_i = w_i·((ℓ_i − F₀)/W − ∂barrier/∂W) =: a_i and t_ij = z_ij − μ_j,
+//! rows inside the support give ∂F/∂μ_j = 2 p_j Σ_i a_i t_ij and
+//! ∂F/∂log p_j = −p_j Σ_i a_i t_ij² (k is 0, with zero gradient, outside),
+//! so a step costs one pass over the rows, O(n·d), plus O(support·d).
+//!
+//! Our choices beyond the paper, each for robustness or speed:
+//! - **Coordinates and rate.** Each reduced dimension is divided by its
+//!   standard deviation for the optimiser (a reparametrisation: a diagonal
+//!   kernel there is a diagonal kernel in the view). `lr` is the length of
+//!   an Adam step in these unit-scale coordinates: each of the d centre and
+//!   d log-precision coordinates moves by about lr/√d, so the default suits
+//!   16 and 128 dimensions alike (a fixed per-coordinate rate makes the
+//!   kernel jump about in 128 dimensions). The losses are divided by their
+//!   weighted mean, so F is a lift (1 = average) whatever the loss's units.
+//! - **Size floor.** The barrier alone lets the kernel collapse onto a few
+//!   high-loss rows while b_t is still wide, and a collapsed kernel has
+//!   almost no gradient to grow back. So whenever W < S, all of p is first
+//!   scaled by one factor (a projection onto W = S, at most doubling the
+//!   radius per step), and the gradient is taken there.
+//! - **Starts.** Instead of μ = 0, a pool of rows drawn with probability
+//!   proportional to their (down-weighted) loss is scored by the mean loss
+//!   of a spherical kernel (in the view's own geometry) covering about 2·S
+//!   rows around each; the `n_starts` best that are not inside each
+//!   other's starting kernels are optimised in full and the best final
+//!   objective is kept.
+//! - **Plateaus.** The paper's ResetOnPlateau, simplified: the rate halves
+//!   after 20 steps in which the size constraint held (W ≥ S + b_t) and the
+//!   mean loss did not improve; the counter then restarts.
+//! - **Subsample.** The optimisation runs on a seeded random subsample of
+//!   10,000 rows (more when S is small: about 200·n/S rows, at most
+//!   100,000), with S scaled to it; membership, support and score are then
+//!   computed on every row.
+//!
+//! Several spotlights are found in sequence: before spotlight j the losses
+//! are down-weighted, ℓ ← ℓ·(1 − k/max k), by the kernel weights of each
+//! earlier spotlight. A spotlight is dropped (fewer candidates) when its
+//! support on all rows is smaller than S/2 or its mean loss is not above
+//! the overall mean. The candidate's score is the kernel-weighted mean of
+//! the original (not down-weighted) errors on all rows.
+//!
+//! In many dimensions the support (k > 0) of a good kernel often includes
+//! a thin shell of rows with tiny weights; `member_threshold` > 0 keeps
+//! only the core, while the membership (the kernel weight) ranks rows
+//! either way.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{Candidate, Definition, EmbeddingInput, EmbeddingSlicer};
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// Parameters of the spotlight slicer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpotlightParams {
+    /// Spotlights to find, one after the other (default 5).
+    pub n_spotlights: usize,
+    /// Minimum spotlight size S: a number of rows (≥ 1) or a fraction of
+    /// the rows (< 1); default 0.02. With frequency weights a row counts
+    /// its weight relative to the mean weight. With S ≥ n there is nothing
+    /// to find (no candidates).
+    pub size: f64,
+    /// Optimiser steps per start (default 500).
+    pub steps: usize,
+    /// Adam learning rate (default 0.05): the length of a step in optimiser
+    /// coordinates (each reduced dimension scaled to unit standard
+    /// deviation, and the log of the precision); each of the 2·d
+    /// coordinates moves by about lr/√d per step.
+    pub lr: f64,
+    /// Weight c of the barrier that keeps the spotlight at least S rows
+    /// large (default 1.0); the objective is a lift over the mean loss.
+    pub barrier_scale: f64,
+    /// Starts per spotlight, centred at different high-loss rows; the best
+    /// final objective is kept (default 3).
+    pub n_starts: usize,
+    /// A row is a member when its kernel weight is at least this; the
+    /// default 0.0 means any positive weight (the kernel's support, a
+    /// bounded ellipsoid). Must be in [0, 1).
+    pub member_threshold: f64,
+}
+
+impl Default for SpotlightParams {
+    fn default() -> Self {
+        SpotlightParams {
+            n_spotlights: 5,
+            size: 0.02,
+            steps: 500,
+            lr: 0.05,
+            barrier_scale: 1.0,
+            n_starts: 3,
+            member_threshold: 0.0,
+        }
+    }
+}
+
+impl SpotlightParams {
+    /// Check every parameter; the error names the first one out of range.
+    pub fn validate(&self) -> Result<()> {
+        if self.n_spotlights == 0 {
+            return Err(Error::param("spotlight.n_spotlights", "must be at least 1"));
+        }
+        if !(self.size.is_finite() && self.size > 0.0) {
+            return Err(Error::param(
+                "spotlight.size",
+                format!(
+                    "must be a number of rows ≥ 1 or a fraction in (0, 1), got {}",
+                    self.size
+                ),
+            ));
+        }
+        if self.steps == 0 {
+            return Err(Error::param("spotlight.steps", "must be at least 1"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::param(
+                "spotlight.lr",
+                format!("must be a positive number, got {}", self.lr),
+            ));
+        }
+        if !(self.barrier_scale.is_finite() && self.barrier_scale > 0.0) {
+            return Err(Error::param(
+                "spotlight.barrier_scale",
+                format!("must be a positive number, got {}", self.barrier_scale),
+            ));
+        }
+        if self.n_starts == 0 {
+            return Err(Error::param("spotlight.n_starts", "must be at least 1"));
+        }
+        if !(self.member_threshold >= 0.0 && self.member_threshold < 1.0) {
+            return Err(Error::param(
+                "spotlight.member_threshold",
+                format!(
+                    "must be in [0, 1) (0 = any positive kernel weight), got {}",
+                    self.member_threshold
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The spotlight slicer: kernel regions of high loss in a view.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpotlightSlicer {
+    /// Its parameters.
+    pub params: SpotlightParams,
+}
+
+impl SpotlightSlicer {
+    /// A slicer with these parameters.
+    pub fn new(params: SpotlightParams) -> Self {
+        SpotlightSlicer { params }
+    }
+}
+
+/// Rows per parallel work item; fixed so that sums are reduced in the same
+/// order on any number of threads.
+const CHUNK: usize = 2048;
+/// Rows of the optimisation subsample when S is not small.
+const OPT_ROWS: usize = 10_000;
+/// Upper bound of the subsample however small S is.
+const OPT_ROWS_MAX: usize = 100_000;
+/// The subsample keeps about this · n / S rows, so that a spotlight of S
+/// rows holds about this many subsampled rows.
+const OPT_ROWS_PER_SPOTLIGHT: f64 = 200.0;
+/// Steps without improvement before the learning rate halves.
+const PATIENCE: usize = 20;
+/// The barrier width ends at this fraction of S (the paper's default).
+const BARRIER_END: f64 = 0.05;
+/// Bound on |log p| in optimiser coordinates.
+const LOG_P_LIMIT: f64 = 40.0;
+
+impl EmbeddingSlicer for SpotlightSlicer {
+    fn name(&self) -> &'static str {
+        "spotlight"
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.params.validate()
+    }
+
+    fn fit(&self, input: &EmbeddingInput<'_>) -> Result<Vec<Candidate>> {
+        self.validate()?;
+        check_input(input)?;
+        clear_simd_state();
+        let p = &self.params;
+        let n = input.n_rows();
+        let view = input.view;
+        let d = view.dim;
+        if n < 2 {
+            return Ok(Vec::new());
+        }
+        let weight = |i: usize| input.weights.map_or(1.0, |w| w[i]);
+        let total_loss: f64 = (0..n).map(|i| weight(i) * input.errors[i]).sum();
+        if total_loss <= 0.0 {
+            return Ok(Vec::new());
+        }
+        let overall = total_loss / (0..n).map(weight).sum::<f64>();
+        let s_rows = if p.size < 1.0 {
+            p.size * n as f64
+        } else {
+            p.size
+        }
+        .max(1.0);
+        if s_rows >= n as f64 {
+            return Ok(Vec::new());
+        }
+
+        let rng = Rng::new(input.seed).fork(0x5907_11E7);
+        let m = opt_rows(n, s_rows);
+        let rows = subsample(n, m, &mut rng.fork(0));
+        let Some(pb) = Problem::new(input, &rows) else {
+            return Ok(Vec::new());
+        };
+        let mut loss: Vec<f64> = rows.iter().map(|&i| input.errors[i]).collect();
+        let mean_loss = weighted_mean(&loss, &pb.w);
+        if mean_loss <= 0.0 {
+            return Ok(Vec::new());
+        }
+        loss.iter_mut().for_each(|l| *l /= mean_loss);
+        let s_sub = s_rows * m as f64 / n as f64;
+
+        let mut out = Vec::new();
+        for j in 0..p.n_spotlights {
+            let mut srng = rng.fork(j as u64 + 1);
+            let starts = choose_starts(&pb, &loss, s_sub, p.n_starts, &mut srng);
+            if starts.is_empty() {
+                break;
+            }
+            let mut best: Option<(Vec<f64>, Vec<f64>, f64)> = None;
+            for (mu, theta) in starts {
+                let (mu, theta, value) = optimise(&pb, &loss, mu, theta, s_sub, p);
+                if best.as_ref().is_none_or(|b| value > b.2) {
+                    best = Some((mu, theta, value));
+                }
+            }
+            let Some((mu, theta, _)) = best else { break };
+
+            // Down-weight the losses by this spotlight before the next one.
+            let k_sub = pb.kernel(&mu, &theta);
+            let k_max = k_sub.iter().copied().fold(0.0f64, f64::max);
+            if k_max > 0.0 {
+                for (l, k) in loss.iter_mut().zip(&k_sub) {
+                    *l *= 1.0 - k / k_max;
+                }
+            }
+
+            // The spotlight in the view's coordinates, applied to every row.
+            let center: Vec<f32> = (0..d).map(|c| (mu[c] * pb.scale[c]) as f32).collect();
+            let precision: Vec<f32> = (0..d)
+                .map(|c| (theta[c].exp() / (pb.scale[c] * pb.scale[c])) as f32)
+                .collect();
+            let membership = kernel_weights(&view.data, d, &center, &precision);
+            let support = membership.iter().filter(|&&k| k > 0.0).count();
+            if support == 0 || (support as f64) < s_rows / 2.0 {
+                continue;
+            }
+            let threshold = if p.member_threshold > 0.0 {
+                p.member_threshold as f32
+            } else {
+                f32::MIN_POSITIVE
+            };
+            let members: Vec<u32> = membership
+                .iter()
+                .enumerate()
+                .filter(|(_, &k)| k >= threshold)
+                .map(|(i, _)| i as u32)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let (mut num, mut den) = (0.0, 0.0);
+            for (i, &k) in membership.iter().enumerate() {
+                if k > 0.0 {
+                    let wk = weight(i) * f64::from(k);
+                    num += wk * input.errors[i];
+                    den += wk;
+                }
+            }
+            let score = if den > 0.0 { num / den } else { 0.0 };
+            if score <= overall {
+                // Not an error slice: the kernel's loss is not above average.
+                continue;
+            }
+            out.push(Candidate {
+                slicer: "spotlight".into(),
+                view: view.name.clone(),
+                membership,
+                members,
+                definition: Definition::Kernel {
+                    center,
+                    precision,
+                    threshold,
+                },
+                score,
+                detail: format!(
+                    "spotlight {} of {}, {} rows in the kernel's support",
+                    j + 1,
+                    p.n_spotlights,
+                    thousands(support)
+                ),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Rows of the optimisation subsample for `n` rows and spotlight size `s`.
+fn opt_rows(n: usize, s: f64) -> usize {
+    let wanted = (OPT_ROWS_PER_SPOTLIGHT * n as f64 / s).ceil();
+    let wanted = if wanted.is_finite() {
+        (wanted as usize).min(OPT_ROWS_MAX)
+    } else {
+        OPT_ROWS_MAX
+    };
+    n.min(wanted.max(OPT_ROWS))
+}
+
+/// `m` distinct rows of `0..n`, ascending (all rows when m ≥ n).
+fn subsample(n: usize, m: usize, rng: &mut Rng) -> Vec<usize> {
+    if m >= n {
+        return (0..n).collect();
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in 0..m {
+        let j = i + rng.below((n - i) as u64) as usize;
+        idx.swap(i, j);
+    }
+    idx.truncate(m);
+    idx.sort_unstable();
+    idx
+}
+
+fn weighted_mean(x: &[f64], w: &[f64]) -> f64 {
+    let (num, den) = x
+        .iter()
+        .zip(w)
+        .fold((0.0, 0.0), |(a, b), (x, w)| (a + x * w, b + w));
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    }
+}
+
+/// The optimisation data: the subsample in unit-variance coordinates.
+struct Problem {
+    d: usize,
+    /// Rows, row-major m × d, each dimension divided by `scale`.
+    x: Vec<f32>,
+    /// Frequency weights, mean 1 (so masses count rows).
+    w: Vec<f64>,
+    /// Standard deviation of each dimension in the subsample (1 for a
+    /// constant dimension).
+    scale: Vec<f64>,
+}
+
+impl Problem {
+    /// None when every subsampled row has weight 0.
+    fn new(input: &EmbeddingInput<'_>, rows: &[usize]) -> Option<Problem> {
+        let view = input.view;
+        let d = view.dim;
+        let m = rows.len();
+        let mut mean = vec![0.0f64; d];
+        for &i in rows {
+            for (a, &z) in mean.iter_mut().zip(view.row(i)) {
+                *a += f64::from(z);
+            }
+        }
+        mean.iter_mut().for_each(|a| *a /= m as f64);
+        let mut var = vec![0.0f64; d];
+        for &i in rows {
+            for ((v, &z), mu) in var.iter_mut().zip(view.row(i)).zip(&mean) {
+                let t = f64::from(z) - mu;
+                *v += t * t;
+            }
+        }
+        let scale: Vec<f64> = var
+            .iter()
+            .map(|v| {
+                let s = (v / m as f64).sqrt();
+                if s > 1e-12 && s.is_finite() {
+                    s
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let inv: Vec<f64> = scale.iter().map(|s| 1.0 / s).collect();
+        let mut x = Vec::with_capacity(m * d);
+        for &i in rows {
+            x.extend(
+                view.row(i)
+                    .iter()
+                    .zip(&inv)
+                    .map(|(&z, s)| (f64::from(z) * s) as f32),
+            );
+        }
+        let mut w: Vec<f64> = rows
+            .iter()
+            .map(|&i| input.weights.map_or(1.0, |w| w[i]))
+            .collect();
+        let total: f64 = w.iter().sum();
+        if total <= 0.0 {
+            return None;
+        }
+        let f = m as f64 / total;
+        w.iter_mut().for_each(|x| *x *= f);
+        Some(Problem { d, x, w, scale })
+    }
+
+    fn n_rows(&self) -> usize {
+        self.w.len()
+    }
+
+    fn row(&self, i: usize) -> &[f32] {
+        &self.x[i * self.d..(i + 1) * self.d]
+    }
+
+    /// Kernel weight of every subsampled row.
+    fn kernel(&self, mu: &[f64], theta: &[f64]) -> Vec<f64> {
+        let mu32: Vec<f32> = mu.iter().map(|&v| v as f32).collect();
+        let p32: Vec<f32> = theta.iter().map(|&t| t.exp() as f32).collect();
+        kernel_weights(&self.x, self.d, &mu32, &p32)
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    }
+}
+
+/// Kernel weights max(0, 1 − Σ_j p_j (x_j − c_j)²) of the rows of `data`
+/// (row-major, `d` columns).
+fn kernel_weights(data: &[f32], d: usize, center: &[f32], precision: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0f32; data.len() / d.max(1)];
+    if d == 0 {
+        return out;
+    }
+    out.par_chunks_mut(CHUNK)
+        .zip(data.par_chunks(CHUNK * d))
+        .for_each(|(o, block)| {
+            for (k, row) in o.iter_mut().zip(block.chunks_exact(d)) {
+                let q = sq_dist(row, center, precision, 1.0);
+                *k = if q < 1.0 { 1.0 - q } else { 0.0 };
+            }
+        });
+    out
+}
+
+/// Σ_j p_j (x_j − μ_j)²; returns early, with a partial sum ≥ `bound`,
+/// once the sum reaches `bound` (checked every 64 dimensions; such a row
+/// is outside the kernel's reach). Sixteen lanes so that it vectorises.
+#[inline]
+fn sq_dist(x: &[f32], mu: &[f32], p: &[f32], bound: f32) -> f32 {
+    const LANES: usize = 16;
+    const CHECK: usize = 64;
+    let mut acc = [0.0f32; LANES];
+    let mut tail = 0.0f32;
+    let d = x.len();
+    let mut start = 0;
+    while start < d {
+        let end = (start + CHECK).min(d);
+        let full = start + (end - start) / LANES * LANES;
+        for ((xc, mc), pc) in x[start..full]
+            .chunks_exact(LANES)
+            .zip(mu[start..full].chunks_exact(LANES))
+            .zip(p[start..full].chunks_exact(LANES))
+        {
+            for l in 0..LANES {
+                let t = xc[l] - mc[l];
+                acc[l] += pc[l] * t * t;
+            }
+        }
+        for j in full..end {
+            let t = x[j] - mu[j];
+            tail += p[j] * t * t;
+        }
+        start = end;
+        let partial = acc.iter().sum::<f32>() + tail;
+        if partial >= bound || start == d {
+            return partial;
+        }
+    }
+    0.0
+}
+
+/// The barrier at one step: penalty c·(W − target)²/b² when W < target.
+#[derive(Debug, Clone, Copy)]
+struct Barrier {
+    target: f64,
+    width: f64,
+    scale: f64,
+}
+
+impl Barrier {
+    fn at(s: f64, width: f64, scale: f64) -> Self {
+        Barrier {
+            target: s + width,
+            width,
+            scale,
+        }
+    }
+
+    /// (penalty, d penalty / dW).
+    fn penalty(&self, mass: f64) -> (f64, f64) {
+        if mass < self.target {
+            let gap = mass - self.target;
+            let b2 = self.width * self.width;
+            (self.scale * gap * gap / b2, 2.0 * self.scale * gap / b2)
+        } else {
+            (0.0, 0.0)
+        }
+    }
+}
+
+/// The objective at one point.
+#[derive(Debug, Clone)]
+struct Eval {
+    /// Objective with the barrier.
+    value: f64,
+    /// Weighted mean loss in the kernel (the objective without barrier).
+    mean: f64,
+    /// Whether the barrier is active (W < S + b).
+    penalised: bool,
+    /// Rows in the kernel's support.
+    active: usize,
+    /// log λ of the projection (0 when none): add it to every θ_j.
+    shift: f64,
+    /// ∂value/∂μ (empty without gradient).
+    grad_mu: Vec<f64>,
+    /// ∂value/∂log p (empty without gradient).
+    grad_theta: Vec<f64>,
+}
+
+/// How far `evaluate` computes q exactly when it may project: the kernel
+/// can widen by up to this factor in q (2× in radius) per step.
+const Q_REACH: f32 = 4.0;
+
+/// Objective (and optionally its gradient) at (μ, θ = log p).
+///
+/// With `floor`, a kernel whose mass W is below the floor is first widened
+/// (all of p scaled by one factor λ < 1, at most 1/`Q_REACH`) until W
+/// reaches it: a projection onto the size constraint W ≥ S, so the kernel
+/// cannot collapse onto a few high-loss rows, where its gradient would
+/// vanish. The objective and gradient are those at the projected point;
+/// `Eval::shift` = log λ is to be added to every θ_j.
+///
+/// Three passes: q for every row (parallel, O(m·d)), λ from the rows
+/// within reach, then the gradient over the kernel's support (parallel,
+/// O(support·d)); chunk sums are reduced in chunk order.
+fn evaluate(
+    pb: &Problem,
+    loss: &[f64],
+    mu: &[f64],
+    theta: &[f64],
+    barrier: Barrier,
+    floor: Option<f64>,
+    with_grad: bool,
+) -> Eval {
+    let d = pb.d;
+    let m = pb.n_rows();
+    let mu32: Vec<f32> = mu.iter().map(|&v| v as f32).collect();
+    let p64: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+    let p32: Vec<f32> = p64.iter().map(|&v| v as f32).collect();
+    let reach = if floor.is_some() { Q_REACH } else { 1.0 };
+    // q per row, exact below `reach` (a partial sum ≥ reach above).
+    let mut q = vec![0.0f32; m];
+    q.par_chunks_mut(CHUNK)
+        .zip(pb.x.par_chunks(CHUNK * d))
+        .for_each(|(qc, block)| {
+            for (qi, row) in qc.iter_mut().zip(block.chunks_exact(d)) {
+                *qi = sq_dist(row, &mu32, &p32, reach);
+            }
+        });
+
+    // Rows within reach: (row, q).
+    let near: Vec<(usize, f64)> = q
+        .iter()
+        .enumerate()
+        .filter(|(_, &q)| q < reach)
+        .map(|(i, &q)| (i, f64::from(q)))
+        .collect();
+    let mut lambda = 1.0f64;
+    if let Some(floor) = floor {
+        // W(λ) = Σ_{λq<1} w (1 − λq) is convex and decreasing in λ:
+        // Newton from the feasible (wide) side converges monotonically.
+        let mass_slope = |l: f64| -> (f64, f64) {
+            near.iter()
+                .filter(|(_, q)| l * q < 1.0)
+                .fold((0.0, 0.0), |(m, s), &(i, q)| {
+                    (m + pb.w[i] * (1.0 - l * q), s + pb.w[i] * q)
+                })
+        };
+        if mass_slope(1.0).0 < floor {
+            let mut l = 1.0 / f64::from(reach);
+            if mass_slope(l).0 > floor {
+                for _ in 0..50 {
+                    let (m, slope) = mass_slope(l);
+                    let excess = m - floor;
+                    if excess <= 1e-9 * floor || slope <= 0.0 {
+                        break;
+                    }
+                    let next = (l + excess / slope).min(1.0);
+                    if next <= l {
+                        break;
+                    }
+                    l = next;
+                }
+            }
+            lambda = l;
+        }
+    }
+    let shift = lambda.ln();
+    // The support: (row, k).
+    let support: Vec<(usize, f64)> = near
+        .iter()
+        .map(|&(i, q)| (i, 1.0 - lambda * q))
+        .filter(|&(_, k)| k > 0.0)
+        .collect();
+    let (mut mass, mut lsum) = (0.0, 0.0);
+    for &(i, k) in &support {
+        mass += pb.w[i] * k;
+        lsum += pb.w[i] * k * loss[i];
+    }
+    let active = support.len();
+    if mass <= 0.0 {
+        let (pen, _) = barrier.penalty(0.0);
+        let gd = if with_grad { d } else { 0 };
+        return Eval {
+            value: -pen,
+            mean: 0.0,
+            penalised: true,
+            active,
+            shift,
+            grad_mu: vec![0.0; gd],
+            grad_theta: vec![0.0; gd],
+        };
+    }
+    let f0 = lsum / mass;
+    let (pen, dpen) = barrier.penalty(mass);
+    let (mut grad_mu, mut grad_theta) = (Vec::new(), Vec::new());
+    if with_grad {
+        // ∂F/∂k_i = w_i (α ℓ_i + β); then ∂F/∂μ_j = 2 p_j Σ a_i t_ij and
+        // ∂F/∂log p_j = −p_j Σ a_i t_ij² with t = x − μ.
+        let alpha = 1.0 / mass;
+        let beta = -(f0 / mass + dpen);
+        // Sums over parts of 256 rows in f32 (vectorises), then in f64.
+        let parts: Vec<Vec<f32>> = support
+            .par_chunks(256)
+            .map(|part| {
+                let mut acc = vec![0.0f32; 2 * d];
+                let (s1, s2) = acc.split_at_mut(d);
+                for &(i, _) in part {
+                    let a = (pb.w[i] * (alpha * loss[i] + beta)) as f32;
+                    for (((g1, g2), &x), &m) in
+                        s1.iter_mut().zip(s2.iter_mut()).zip(pb.row(i)).zip(&mu32)
+                    {
+                        let t = x - m;
+                        let at = a * t;
+                        *g1 += at;
+                        *g2 += at * t;
+                    }
+                }
+                acc
+            })
+            .collect();
+        let mut acc = vec![0.0f64; 2 * d];
+        for part in &parts {
+            acc.iter_mut()
+                .zip(part)
+                .for_each(|(a, &b)| *a += f64::from(b));
+        }
+        let p: Vec<f64> = p64.iter().map(|p| p * lambda).collect();
+        grad_mu = (0..d).map(|j| 2.0 * p[j] * acc[j]).collect();
+        grad_theta = (0..d).map(|j| -p[j] * acc[d + j]).collect();
+    }
+    Eval {
+        value: f0 - pen,
+        mean: f0,
+        penalised: mass < barrier.target,
+        active,
+        shift,
+        grad_mu,
+        grad_theta,
+    }
+}
+
+/// Adam, maximising.
+struct Adam {
+    m: Vec<f64>,
+    v: Vec<f64>,
+    t: i32,
+}
+
+impl Adam {
+    const B1: f64 = 0.9;
+    const B2: f64 = 0.999;
+    const EPS: f64 = 1e-8;
+
+    fn new(n: usize) -> Self {
+        Adam {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
+    }
+
+    /// Move `x` along the gradient `g` (both the concatenation of all
+    /// parameters).
+    fn ascend(&mut self, x: &mut [f64], g: &[f64], lr: f64) {
+        self.t += 1;
+        let c1 = 1.0 - Self::B1.powi(self.t);
+        let c2 = 1.0 - Self::B2.powi(self.t);
+        for (((x, &g), m), v) in x.iter_mut().zip(g).zip(&mut self.m).zip(&mut self.v) {
+            *m = Self::B1 * *m + (1.0 - Self::B1) * g;
+            *v = Self::B2 * *v + (1.0 - Self::B2) * g * g;
+            *x += lr * (*m / c1) / ((*v / c2).sqrt() + Self::EPS);
+        }
+    }
+}
+
+/// Barrier width at step t of `steps`: geometric from n − S to 0.05·S.
+fn barrier_width(t: usize, steps: usize, n: f64, s: f64) -> f64 {
+    let end = BARRIER_END * s;
+    let start = (n - s).max(end);
+    if steps <= 1 {
+        return end;
+    }
+    start * (end / start).powf(t as f64 / (steps - 1) as f64)
+}
+
+/// Optimise one start; returns the final (μ, log p) and objective at the
+/// final barrier width.
+fn optimise(
+    pb: &Problem,
+    loss: &[f64],
+    mu: Vec<f64>,
+    theta: Vec<f64>,
+    s: f64,
+    params: &SpotlightParams,
+) -> (Vec<f64>, Vec<f64>, f64) {
+    let d = pb.d;
+    let n = pb.n_rows() as f64;
+    let mut x: Vec<f64> = mu.into_iter().chain(theta).collect();
+    let mut adam = Adam::new(2 * d);
+    let mut lr = params.lr / (d as f64).sqrt();
+    let mut best = f64::NEG_INFINITY;
+    let mut bad = 0usize;
+    let mut grad = vec![0.0; 2 * d];
+    for t in 0..params.steps {
+        let barrier = Barrier::at(
+            s,
+            barrier_width(t, params.steps, n, s),
+            params.barrier_scale,
+        );
+        let (mu, theta) = x.split_at(d);
+        let ev = evaluate(pb, loss, mu, theta, barrier, Some(s), true);
+        x[d..].iter_mut().for_each(|th| *th += ev.shift);
+        // Plateaus count only while the size constraint holds: while the
+        // barrier pushes (its target moves every step) a smaller rate
+        // would only stall the kernel short of S rows.
+        if ev.penalised || ev.mean > best + 1e-4 * best.abs() {
+            if !ev.penalised {
+                best = ev.mean;
+            }
+            bad = 0;
+        } else {
+            bad += 1;
+            if bad >= PATIENCE {
+                lr *= 0.5;
+                best = f64::NEG_INFINITY;
+                bad = 0;
+            }
+        }
+        if ev.active == 0 {
+            // No row in the support: widen the kernel until rows return.
+            x[d..]
+                .iter_mut()
+                .for_each(|th| *th = (*th - std::f64::consts::LN_2).max(-LOG_P_LIMIT));
+            continue;
+        }
+        grad[..d].copy_from_slice(&ev.grad_mu);
+        grad[d..].copy_from_slice(&ev.grad_theta);
+        adam.ascend(&mut x, &grad, lr);
+        x[d..]
+            .iter_mut()
+            .for_each(|th| *th = th.clamp(-LOG_P_LIMIT, LOG_P_LIMIT));
+    }
+    let barrier = Barrier::at(s, BARRIER_END * s, params.barrier_scale);
+    let (mu, theta) = x.split_at(d);
+    let ev = evaluate(pb, loss, mu, theta, barrier, Some(s), false);
+    x[d..].iter_mut().for_each(|th| *th += ev.shift);
+    let value = ev.value;
+    let (_, theta) = x.split_at(d);
+    let theta = theta.to_vec();
+    x.truncate(d);
+    (x, theta, value)
+}
+
+/// Starting points (μ, log p) in optimiser coordinates: the best of a pool
+/// of loss-weighted random rows by the objective of a spherical kernel (in
+/// the view's geometry) covering about 2·S rows, none inside another's
+/// starting kernel.
+fn choose_starts(
+    pb: &Problem,
+    loss: &[f64],
+    s: f64,
+    n_starts: usize,
+    rng: &mut Rng,
+) -> Vec<(Vec<f64>, Vec<f64>)> {
+    let m = pb.n_rows();
+    let mut cum = Vec::with_capacity(m);
+    let mut total = 0.0;
+    for (l, w) in loss.iter().zip(&pb.w) {
+        total += l * w;
+        cum.push(total);
+    }
+    if total.is_nan() || total <= 0.0 {
+        return Vec::new();
+    }
+    let draws = (8 * n_starts + 8).min(256);
+    let mut pool: Vec<usize> = (0..draws)
+        .map(|_| {
+            let u = rng.uniform() * total;
+            cum.partition_point(|&c| c <= u).min(m - 1)
+        })
+        .filter(|&i| loss[i] * pb.w[i] > 0.0)
+        .collect();
+    pool.sort_unstable();
+    pool.dedup();
+    let cover = ((2.0 * s).ceil() as usize).clamp(1, m);
+    let sq_scale: Vec<f32> = pb.scale.iter().map(|s| (s * s) as f32).collect();
+    // (row, r², initial objective)
+    let mut scored: Vec<(usize, f32, f64)> = pool
+        .par_iter()
+        .map(|&c| {
+            let center = pb.row(c);
+            let dist: Vec<f32> = (0..m)
+                .map(|i| sq_dist(pb.row(i), center, &sq_scale, f32::INFINITY))
+                .collect();
+            let mut sorted = dist.clone();
+            let (_, kth, _) = sorted.select_nth_unstable_by(cover - 1, f32::total_cmp);
+            let mut r2 = *kth;
+            if r2.is_nan() || r2 <= 0.0 {
+                r2 = dist
+                    .iter()
+                    .copied()
+                    .filter(|&v| v > 0.0)
+                    .fold(f32::INFINITY, f32::min);
+                if !r2.is_finite() {
+                    r2 = 1.0;
+                }
+            }
+            let (mut num, mut den) = (0.0, 0.0);
+            for (i, &q) in dist.iter().enumerate() {
+                if q < r2 {
+                    let wk = pb.w[i] * (1.0 - f64::from(q / r2));
+                    num += wk * loss[i];
+                    den += wk;
+                }
+            }
+            let obj = if den > 0.0 { num / den } else { 0.0 };
+            (c, r2, obj)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+    let mut chosen: Vec<(usize, f32)> = Vec::new();
+    for &(c, r2, _) in &scored {
+        if chosen.len() == n_starts {
+            break;
+        }
+        let apart = chosen
+            .iter()
+            .all(|&(o, or2)| sq_dist(pb.row(c), pb.row(o), &sq_scale, f32::INFINITY) >= or2);
+        if apart {
+            chosen.push((c, r2));
+        }
+    }
+    chosen
+        .into_iter()
+        .map(|(c, r2)| {
+            let mu: Vec<f64> = pb.row(c).iter().map(|&v| f64::from(v)).collect();
+            let theta: Vec<f64> = pb
+                .scale
+                .iter()
+                .map(|s| ((s * s) / f64::from(r2)).ln())
+                .collect();
+            (mu, theta)
+        })
+        .collect()
+}
+
+/// Check what every embedding slicer relies on: shapes agree, values are
+/// finite, errors and weights are ≥ 0, class indices are in range.
+pub(crate) fn check_input(input: &EmbeddingInput<'_>) -> Result<()> {
+    let n = input.n_rows();
+    let view = input.view;
+    if n > u32::MAX as usize {
+        return Err(Error::InvalidInput(format!(
+            "{n} rows are more than the embedding slicers support ({})",
+            u32::MAX
+        )));
+    }
+    if view.dim == 0 {
+        if n > 0 {
+            return Err(Error::InvalidInput(format!(
+                "view '{}' has no dimensions",
+                view.name
+            )));
+        }
+        return Ok(());
+    }
+    if view.data.len() != n * view.dim {
+        return Err(Error::ShapeMismatch(format!(
+            "view '{}' holds {} values, expected {n} rows × {} dimensions",
+            view.name,
+            view.data.len(),
+            view.dim
+        )));
+    }
+    if let Some(i) = input
+        .errors
+        .iter()
+        .position(|e| !(e.is_finite() && *e >= 0.0))
+    {
+        return Err(Error::InvalidInput(format!(
+            "the error signal must be finite and ≥ 0, but row {i} holds {}",
+            input.errors[i]
+        )));
+    }
+    if let Some(w) = input.weights {
+        if w.len() != n {
+            return Err(Error::ShapeMismatch(format!(
+                "{} weights for {n} rows",
+                w.len()
+            )));
+        }
+        if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(Error::InvalidInput(format!(
+                "weights must be finite and ≥ 0, but row {i} holds {}",
+                w[i]
+            )));
+        }
+        if n > 0 && w.iter().all(|&w| w == 0.0) {
+            return Err(Error::InvalidInput(
+                "the weights are zero everywhere".into(),
+            ));
+        }
+    }
+    if let Some(c) = input.classes {
+        if c.label.len() != n || c.pred.len() != n {
+            return Err(Error::ShapeMismatch(format!(
+                "{} labels and {} predictions for {n} rows",
+                c.label.len(),
+                c.pred.len()
+            )));
+        }
+        let k = c.names.len();
+        if let Some(i) = c
+            .label
+            .iter()
+            .zip(&c.pred)
+            .position(|(&l, &p)| l as usize >= k || p as usize >= k)
+        {
+            return Err(Error::InvalidInput(format!(
+                "row {i} has a class index outside the {k} class names"
+            )));
+        }
+    }
+    if let Some(i) = view
+        .data
+        .par_chunks(view.dim)
+        .position_first(|r| r.iter().any(|v| !v.is_finite()))
+    {
+        return Err(Error::InvalidInput(format!(
+            "view '{}' holds NaN or infinite values (first at row {i})",
+            view.name
+        )));
+    }
+    Ok(())
+}
+
+/// Leave the SIMD unit of every rayon worker (and of this thread) in the
+/// clean state, after code that may have left the upper halves of the
+/// vector registers dirty.
+///
+/// faer's matrix kernels (the PCA of the views, mixtures, our Hessians) can
+/// return on x86-64 without `vzeroupper`; until one runs, every transition
+/// between legacy-SSE code (ours, and glibc's libm wrappers) and VEX code
+/// (libm's exp/log) pays a large penalty: measured here, 1M logistic
+/// losses took 0.37 s instead of 0.015 s on a worker that had run one faer
+/// matmul. A small faer reduction, compiled by LLVM with `vzeroupper` on
+/// exit, resets the state, without unsafe code.
+pub(crate) fn clear_simd_state() {
+    fn clear() {
+        let v = faer::Col::<f64>::from_fn(16, |i| i as f64);
+        std::hint::black_box(v.norm_l2());
+    }
+    rayon::broadcast(|_| clear());
+    clear();
+}
+
+/// 1234567 → "1,234,567".
+pub(crate) fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views::ReducedView;
+
+    fn view(data: Vec<f32>, dim: usize) -> ReducedView {
+        ReducedView {
+            name: "emb".into(),
+            source: "test".into(),
+            dim_in: dim,
+            dim,
+            normalized: false,
+            mean: vec![0.0; dim],
+            axes: vec![],
+            explained_variance: vec![1.0; dim],
+            explained_ratio: 1.0,
+            data,
+        }
+    }
+
+    fn input<'a>(v: &'a ReducedView, errors: &'a [f64], seed: u64) -> EmbeddingInput<'a> {
+        EmbeddingInput {
+            view: v,
+            errors,
+            binary: errors.iter().all(|&e| e == 0.0 || e == 1.0),
+            weights: None,
+            classes: None,
+            seed,
+        }
+    }
+
+    fn jaccard(a: &[u32], b: &[u32]) -> f64 {
+        let sa: std::collections::BTreeSet<u32> = a.iter().copied().collect();
+        let sb: std::collections::BTreeSet<u32> = b.iter().copied().collect();
+        let inter = sa.intersection(&sb).count() as f64;
+        let union = sa.union(&sb).count() as f64;
+        if union == 0.0 {
+            0.0
+        } else {
+            inter / union
+        }
+    }
+
+    /// Uniform noise in [−3, 3]^dim with a Gaussian blob (sd 0.3) of
+    /// `blob` rows around (1.5, −1, 0, ...), a second blob around
+    /// (−1.5, 1.5, ...); errors 0.9 in the first blob, 0.6 in the second
+    /// and 0.05 elsewhere.
+    fn planted(n: usize, dim: usize, blob: usize, seed: u64) -> (ReducedView, Vec<f64>, Vec<u32>) {
+        let mut rng = Rng::new(seed);
+        let mut data = Vec::with_capacity(n * dim);
+        let mut errors = Vec::with_capacity(n);
+        let mut members = Vec::new();
+        for i in 0..n {
+            let kind = if i % 20 == 3 && members.len() < blob {
+                1
+            } else if i % 20 == 11 && i / 20 < blob {
+                2
+            } else {
+                0
+            };
+            for j in 0..dim {
+                let v = match kind {
+                    1 => [1.5, -1.0].get(j).copied().unwrap_or(0.0) + 0.3 * rng.normal(),
+                    2 => [-1.5, 1.5].get(j).copied().unwrap_or(1.0) + 0.3 * rng.normal(),
+                    _ => 6.0 * rng.uniform() - 3.0,
+                };
+                data.push(v as f32);
+            }
+            let rate = [0.05, 0.9, 0.6][kind];
+            errors.push(if rng.uniform() < rate { 1.0 } else { 0.0 });
+            if kind == 1 {
+                members.push(i as u32);
+            }
+        }
+        (view(data, dim), errors, members)
+    }
+
+    #[test]
+    fn finds_planted_blob_then_another_region() {
+        let (v, errors, blob) = planted(4000, 16, 200, 1);
+        let slicer = SpotlightSlicer::new(SpotlightParams {
+            n_spotlights: 2,
+            ..SpotlightParams::default()
+        });
+        let found = slicer.fit(&input(&v, &errors, 7)).unwrap();
+        assert_eq!(found.len(), 2, "{found:?}");
+        let first = &found[0];
+        let j = jaccard(&first.members, &blob);
+        assert!(j >= 0.8, "jaccard {j}, {} members", first.members.len());
+        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+        assert!(first.score > mean + 0.3, "{} vs {mean}", first.score);
+        let s = 0.02 * 4000.0;
+        let support = first.membership.iter().filter(|&&k| k > 0.0).count();
+        assert!(support as f64 >= s / 2.0, "{support}");
+        assert_eq!(first.members.len(), support);
+        assert!(
+            first.detail.starts_with("spotlight 1 of 2, "),
+            "{}",
+            first.detail
+        );
+        let second = &found[1];
+        let overlap = jaccard(&first.members, &second.members);
+        assert!(
+            overlap < 0.2,
+            "second spotlight repeats the first: {overlap}"
+        );
+        assert!(second.score > mean, "{} vs {mean}", second.score);
+        // Membership is the kernel weight and the definition reproduces it.
+        let Definition::Kernel {
+            center,
+            precision,
+            threshold,
+        } = &first.definition
+        else {
+            panic!("not a kernel")
+        };
+        for (i, &k) in first.membership.iter().enumerate() {
+            let q: f64 = v
+                .row(i)
+                .iter()
+                .zip(center)
+                .zip(precision)
+                .map(|((&z, &c), &p)| f64::from(p) * (f64::from(z) - f64::from(c)).powi(2))
+                .sum();
+            assert!((f64::from(k) - (1.0 - q).max(0.0)).abs() < 1e-4, "row {i}");
+            if (q - 1.0).abs() > 1e-4 {
+                assert_eq!(k >= *threshold, q < 1.0, "row {i}");
+            }
+        }
+    }
+
+    /// The objective written out directly in f64, for the gradient check.
+    fn reference_objective(
+        pb: &Problem,
+        loss: &[f64],
+        mu: &[f64],
+        theta: &[f64],
+        barrier: Barrier,
+    ) -> f64 {
+        let (mut mass, mut lsum) = (0.0, 0.0);
+        for (i, l) in loss.iter().enumerate() {
+            let q: f64 = (0..pb.d)
+                .map(|j| theta[j].exp() * (f64::from(pb.row(i)[j]) - mu[j]).powi(2))
+                .sum();
+            let k = (1.0 - q).max(0.0);
+            mass += pb.w[i] * k;
+            lsum += pb.w[i] * k * l;
+        }
+        let pen = if mass < barrier.target {
+            barrier.scale * (mass - barrier.target).powi(2) / barrier.width.powi(2)
+        } else {
+            0.0
+        };
+        lsum / mass - pen
+    }
+
+    #[test]
+    fn analytic_gradient_matches_finite_differences() {
+        let mut rng = Rng::new(3);
+        let (m, d) = (300, 5);
+        let x: Vec<f32> = (0..m * d).map(|_| rng.normal() as f32).collect();
+        let w: Vec<f64> = (0..m).map(|_| 0.5 + rng.uniform()).collect();
+        let loss: Vec<f64> = (0..m).map(|_| rng.uniform() * 2.0).collect();
+        let pb = Problem {
+            d,
+            x,
+            w,
+            scale: vec![1.0; d],
+        };
+        let mu = vec![0.2, -0.1, 0.3, 0.0, 0.1];
+        let theta = vec![-1.5, -1.2, -1.8, -1.0, -1.4];
+        // With the barrier active (target above the mass) and inactive.
+        for (barrier, penalised) in [
+            (Barrier::at(60.0, 80.0, 1.0), true),
+            (Barrier::at(1.0, 0.5, 1.0), false),
+        ] {
+            let ev = evaluate(&pb, &loss, &mu, &theta, barrier, None, true);
+            assert!(ev.active > 20 && ev.active < m, "{}", ev.active);
+            assert_eq!(ev.penalised, penalised);
+            let f = reference_objective(&pb, &loss, &mu, &theta, barrier);
+            assert!(
+                (ev.value - f).abs() < 1e-5 * (1.0 + f.abs()),
+                "{} vs {f}",
+                ev.value
+            );
+            let h = 1e-6;
+            for j in 0..2 * d {
+                let (mut mp, mut tp) = (mu.clone(), theta.clone());
+                let (mut mm, mut tm) = (mu.clone(), theta.clone());
+                if j < d {
+                    mp[j] += h;
+                    mm[j] -= h;
+                } else {
+                    tp[j - d] += h;
+                    tm[j - d] -= h;
+                }
+                let fp = reference_objective(&pb, &loss, &mp, &tp, barrier);
+                let fm = reference_objective(&pb, &loss, &mm, &tm, barrier);
+                let numeric = (fp - fm) / (2.0 * h);
+                let analytic = if j < d {
+                    ev.grad_mu[j]
+                } else {
+                    ev.grad_theta[j - d]
+                };
+                assert!(
+                    (numeric - analytic).abs() <= 1e-4 * (1.0 + analytic.abs()),
+                    "parameter {j}: numeric {numeric}, analytic {analytic}"
+                );
+                assert!(analytic.abs() > 1e-3, "parameter {j}: gradient {analytic}");
+            }
+        }
+    }
+
+    #[test]
+    fn finds_a_blob_in_64_dimensions() {
+        // Gaussian background with decaying scales (like PCA output) and a
+        // tight blob of 4% of the rows; S = 2%.
+        let (n, dim) = (3000, 64);
+        let mut rng = Rng::new(21);
+        let scale: Vec<f64> = (0..dim).map(|j| 1.0 / (1.0 + j as f64 / 8.0)).collect();
+        let centre: Vec<f64> = scale.iter().map(|s| 1.5 * s * rng.normal()).collect();
+        let mut data = Vec::with_capacity(n * dim);
+        let mut errors = Vec::with_capacity(n);
+        let mut blob = Vec::new();
+        for i in 0..n {
+            let inside = i % 25 == 0;
+            for j in 0..dim {
+                let noise = scale[j] * rng.normal();
+                data.push(if inside {
+                    centre[j] + 0.3 * noise
+                } else {
+                    noise
+                } as f32);
+            }
+            let rate = if inside { 0.6 } else { 0.05 };
+            errors.push(f64::from(u8::from(rng.uniform() < rate)));
+            if inside {
+                blob.push(i as u32);
+            }
+        }
+        let v = view(data, dim);
+        let slicer = SpotlightSlicer::new(SpotlightParams {
+            n_spotlights: 1,
+            steps: 250,
+            ..SpotlightParams::default()
+        });
+        let found = slicer.fit(&input(&v, &errors, 3)).unwrap();
+        assert_eq!(found.len(), 1);
+        let j = jaccard(&found[0].members, &blob);
+        assert!(j >= 0.8, "jaccard {j}, {} members", found[0].members.len());
+    }
+
+    #[test]
+    fn projection_keeps_the_kernel_at_least_s_large() {
+        let mut rng = Rng::new(5);
+        let (m, d) = (500, 4);
+        let pb = Problem {
+            d,
+            x: (0..m * d).map(|_| rng.normal() as f32).collect(),
+            w: vec![1.0; m],
+            scale: vec![1.0; d],
+        };
+        let loss: Vec<f64> = (0..m).map(|_| rng.uniform()).collect();
+        // A kernel far too narrow for S = 50 rows.
+        let mu = vec![0.0; d];
+        let theta = vec![0.0; d];
+        let barrier = Barrier::at(50.0, 2.5, 1.0);
+        let plain = evaluate(&pb, &loss, &mu, &theta, barrier, None, false);
+        assert!(plain.active < 50 && plain.shift == 0.0);
+        let ev = evaluate(&pb, &loss, &mu, &theta, barrier, Some(50.0), false);
+        assert!(ev.shift < 0.0 && ev.shift >= -f64::from(Q_REACH).ln() - 1e-12);
+        let widened: Vec<f64> = theta.iter().map(|t| t + ev.shift).collect();
+        let again = evaluate(&pb, &loss, &mu, &widened, barrier, None, false);
+        let mass: f64 = pb
+            .kernel(&mu, &widened)
+            .iter()
+            .zip(&pb.w)
+            .map(|(k, w)| k * w)
+            .sum();
+        assert!((mass - 50.0).abs() < 0.05, "{mass}");
+        assert!(
+            (again.value - ev.value).abs() < 1e-3,
+            "{} vs {}",
+            again.value,
+            ev.value
+        );
+    }
+
+    #[test]
+    fn deterministic_for_a_seed() {
+        let (v, errors, _) = planted(3000, 8, 150, 2);
+        let slicer = SpotlightSlicer::new(SpotlightParams {
+            n_spotlights: 2,
+            steps: 150,
+            ..SpotlightParams::default()
+        });
+        let a = slicer.fit(&input(&v, &errors, 11)).unwrap();
+        let b = slicer.fit(&input(&v, &errors, 11)).unwrap();
+        assert!(!a.is_empty());
+        assert_eq!(a, b);
+        // Same answer on one thread.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let c = pool.install(|| slicer.fit(&input(&v, &errors, 11)).unwrap());
+        assert_eq!(a, c);
+    }
+
+    #[test]
+    fn weights_count_as_rows() {
+        // Doubling every weight changes nothing.
+        let (v, errors, _) = planted(2000, 4, 100, 4);
+        let slicer = SpotlightSlicer::new(SpotlightParams {
+            n_spotlights: 1,
+            steps: 100,
+            ..SpotlightParams::default()
+        });
+        let plain = slicer.fit(&input(&v, &errors, 1)).unwrap();
+        let w = vec![2.0; errors.len()];
+        let mut inp = input(&v, &errors, 1);
+        inp.weights = Some(&w);
+        let weighted = slicer.fit(&inp).unwrap();
+        assert_eq!(plain, weighted);
+    }
+
+    #[test]
+    fn tiny_and_degenerate_inputs_do_not_panic() {
+        let slicer = SpotlightSlicer::default();
+        for n in 0..6 {
+            let v = view((0..n * 3).map(|i| i as f32).collect(), 3);
+            let errors: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+            let found = slicer.fit(&input(&v, &errors, 0)).unwrap();
+            for c in &found {
+                assert_eq!(c.membership.len(), n);
+            }
+        }
+        // All-zero errors: nothing to find.
+        let (v, _, _) = planted(500, 4, 25, 5);
+        let zeros = vec![0.0; 500];
+        assert!(slicer.fit(&input(&v, &zeros, 0)).unwrap().is_empty());
+        // Constant embedding.
+        let v = view(vec![1.0; 200 * 4], 4);
+        let errors: Vec<f64> = (0..200).map(|i| (i % 3 == 0) as u8 as f64).collect();
+        let found = slicer.fit(&input(&v, &errors, 0)).unwrap();
+        for c in &found {
+            assert!(c.score.is_finite());
+        }
+        // Size larger than the data.
+        let big = SpotlightSlicer::new(SpotlightParams {
+            size: 1000.0,
+            ..SpotlightParams::default()
+        });
+        assert!(big.fit(&input(&v, &errors, 0)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let v = view(vec![0.0, 1.0, f32::NAN, 2.0], 2);
+        let errors = [0.0, 1.0];
+        let e = SpotlightSlicer::default()
+            .fit(&input(&v, &errors, 0))
+            .unwrap_err();
+        assert!(e.to_string().contains("NaN"), "{e}");
+        let v = view(vec![0.0; 6], 2);
+        let e = SpotlightSlicer::default()
+            .fit(&input(&v, &errors, 0))
+            .unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch(_)), "{e}");
+        let v = view(vec![0.0; 4], 2);
+        let e = SpotlightSlicer::default()
+            .fit(&input(&v, &[0.0, -1.0], 0))
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+    }
+
+    fn invalid(params: SpotlightParams, name: &str) {
+        let v = view(vec![0.0; 4], 2);
+        let errors = [0.0, 1.0];
+        let slicer = SpotlightSlicer::new(params);
+        for e in [
+            slicer.validate().unwrap_err(),
+            slicer.fit(&input(&v, &errors, 0)).unwrap_err(),
+        ] {
+            match e {
+                Error::InvalidParameter { name: got, .. } => assert_eq!(got, name),
+                other => panic!("{other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_zero_spotlights() {
+        invalid(
+            SpotlightParams {
+                n_spotlights: 0,
+                ..Default::default()
+            },
+            "spotlight.n_spotlights",
+        );
+    }
+
+    #[test]
+    fn rejects_bad_size() {
+        for size in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            invalid(
+                SpotlightParams {
+                    size,
+                    ..Default::default()
+                },
+                "spotlight.size",
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_zero_steps() {
+        invalid(
+            SpotlightParams {
+                steps: 0,
+                ..Default::default()
+            },
+            "spotlight.steps",
+        );
+    }
+
+    #[test]
+    fn rejects_bad_lr() {
+        for lr in [0.0, -0.1, f64::NAN] {
+            invalid(
+                SpotlightParams {
+                    lr,
+                    ..Default::default()
+                },
+                "spotlight.lr",
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_bad_barrier_scale() {
+        for barrier_scale in [0.0, -1.0, f64::INFINITY] {
+            invalid(
+                SpotlightParams {
+                    barrier_scale,
+                    ..Default::default()
+                },
+                "spotlight.barrier_scale",
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_zero_starts() {
+        invalid(
+            SpotlightParams {
+                n_starts: 0,
+                ..Default::default()
+            },
+            "spotlight.n_starts",
+        );
+    }
+
+    #[test]
+    fn rejects_bad_member_threshold() {
+        for member_threshold in [-0.1, 1.0, f64::NAN] {
+            invalid(
+                SpotlightParams {
+                    member_threshold,
+                    ..Default::default()
+                },
+                "spotlight.member_threshold",
+            );
+        }
+    }
+
+    #[test]
+    fn params_from_toml_are_strict() {
+        let p: SpotlightParams = toml::from_str("n_spotlights = 2\nsize = 50").unwrap();
+        assert_eq!(p.n_spotlights, 2);
+        assert_eq!(p.size, 50.0);
+        assert_eq!(p.steps, 500);
+        assert!(toml::from_str::<SpotlightParams>("spotlights = 2").is_err());
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(opt_rows(1000, 20.0), 1000);
+        assert_eq!(opt_rows(1_000_000, 20_000.0), 10_000);
+        assert_eq!(opt_rows(1_000_000, 5_000.0), 40_000);
+        assert_eq!(opt_rows(1_000_000, 50.0), 100_000);
+        let mut rng = Rng::new(1);
+        let s = subsample(100, 10, &mut rng);
+        assert_eq!(s.len(), 10);
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+        let b0 = barrier_width(0, 100, 1000.0, 20.0);
+        let b1 = barrier_width(99, 100, 1000.0, 20.0);
+        assert!((b0 - 980.0).abs() < 1e-9 && (b1 - 1.0).abs() < 1e-9);
+    }
+}
