@@ -151,8 +151,19 @@ pub struct ScanArgs {
     /// Embedding view: NAME=COL (a list column) or NAME=FILE.npy / FILE.npz[:KEY] (repeatable).
     #[arg(long = "view", value_name = "NAME=SOURCE", help_heading = "Views")]
     pub views: Vec<String>,
+    /// Most dimensions kept by each view's PCA [default: 128].
+    #[arg(long, value_name = "N", help_heading = "Views")]
+    pub view_dim: Option<usize>,
+    /// Views to L2-normalise before centring (cosine geometry: CLIP, sentence embeddings).
+    #[arg(
+        long,
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        help_heading = "Views"
+    )]
+    pub normalize: Option<Vec<String>>,
 
-    /// Slicers to run, comma-separated [default: all; today: lattice].
+    /// Slicers to run, comma-separated: lattice, mixture, spotlight, direction [default: lattice with attributes, the other three with views].
     #[arg(
         long,
         value_name = "S,...",
@@ -185,6 +196,12 @@ pub struct ScanArgs {
     /// Write the full result as JSON (schema: docs/slicescope-result.schema.json).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub json: Option<String>,
+    /// Write per-row membership scores (float32 .npy, rows × slices in the JSON's order).
+    #[arg(long, value_name = "FILE.npy", help_heading = "Output")]
+    pub membership: Option<String>,
+    /// Merge slices whose members overlap at least this much (Jaccard) [default: 0.5].
+    #[arg(long, value_name = "J", help_heading = "Output")]
+    pub merge_jaccard: Option<f64>,
     /// Leave member rows out of the JSON.
     #[arg(long, help_heading = "Output")]
     pub no_members: bool,
@@ -288,6 +305,12 @@ impl ScanArgs {
             }
             c.views.insert(name.to_string(), src.to_string());
         }
+        if let Some(d) = self.view_dim {
+            config.views.max_dim = d;
+        }
+        if let Some(v) = &self.normalize {
+            config.views.normalize = v.clone();
+        }
         let b = &mut config.binning;
         if let Some(cat) = &self.categorical {
             b.categorical = cat.clone();
@@ -342,6 +365,12 @@ impl ScanArgs {
         }
         if let Some(j) = &self.json {
             o.json = Some(j.clone());
+        }
+        if let Some(m) = &self.membership {
+            o.membership = Some(m.clone());
+        }
+        if let Some(j) = self.merge_jaccard {
+            o.merge_jaccard = j;
         }
         if self.no_members {
             o.members = false;

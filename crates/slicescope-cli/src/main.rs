@@ -67,6 +67,9 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     if let Some(json) = &config.output.json {
         output::check_writable(Path::new(json), config.output.overwrite)?;
     }
+    if let Some(m) = &config.output.membership {
+        output::check_writable(Path::new(m), config.output.overwrite)?;
+    }
 
     let data = a.data.as_path();
     let read_opts = a.read_options(&config)?;
@@ -124,6 +127,10 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     if let Some(json) = &config.output.json {
         let text = serde_json::to_string_pretty(&result)?;
         output::write_atomic(Path::new(json), text.as_bytes(), config.output.overwrite)?;
+    }
+    if let Some(m) = &config.output.membership {
+        let bytes = output::npy_f32_columns(&result.membership, result.input.n_rows);
+        output::write_atomic(Path::new(m), &bytes, config.output.overwrite)?;
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -55,6 +55,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<()> {
     res.with_context(|| format!("writing {}", path.display()))
 }
 
+/// A float32 `.npy` (format 1.0, C order) of shape `rows × columns.len()`
+/// whose column j is `columns[j]`.
+pub fn npy_f32_columns(columns: &[Vec<f32>], rows: usize) -> Vec<u8> {
+    let cols = columns.len();
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // magic (6) + version (2) + header length (2) + header + '\n', padded to 64.
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + rows * cols * 4);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for r in 0..rows {
+        for c in columns {
+            out.extend_from_slice(&c.get(r).copied().unwrap_or(0.0).to_le_bytes());
+        }
+    }
+    out
+}
+
 fn pct(x: f64) -> String {
     if x.is_nan() {
         "-".into()
@@ -102,7 +124,7 @@ pub fn print_summary(out: &mut impl Write, r: &ScanResult, top: usize) -> Result
     let rate_fmt = |x: f64| if r.task.binary_errors { pct(x) } else { num(x) };
     writeln!(
         out,
-        "{}: {} rows · {} · {} {} [{}, {}] · {} attributes · {} hypotheses tested · σ = {} · {:.2}s",
+        "{}: {} rows · {} · {} {} [{}, {}] · {} attributes · {} views · {} hypotheses tested · {:.2}s",
         r.input.path.as_deref().unwrap_or("data"),
         thousands(r.input.n_rows as u64),
         serde_json::to_value(r.task.task).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
@@ -111,8 +133,8 @@ pub fn print_summary(out: &mut impl Write, r: &ScanResult, top: usize) -> Result
         rate_fmt(r.overall.ci_low),
         rate_fmt(r.overall.ci_high),
         r.attributes.len(),
+        r.views.len(),
         thousands(r.search.hypotheses as u64),
-        num(r.parameters.min_support_resolved),
         r.timing.total_seconds
     )?;
     writeln!(out, "  {}", r.task.derivation)?;
@@ -144,7 +166,7 @@ pub fn print_summary(out: &mut impl Write, r: &ScanResult, top: usize) -> Result
         };
         writeln!(
             out,
-            "{:>3}  {:>8} {:>6}  {:>6} {:>17}  {:>6} {:>5} {:>8} {:>7}  rule",
+            "{:>3}  {:>8} {:>6}  {:>6} {:>17}  {:>6} {:>5} {:>8} {:>7}  slice",
             "#", "size", "share", rate_head, "95% CI", "rest", "lift", "excess", "q"
         )?;
         let hidden = r
@@ -172,8 +194,18 @@ pub fn print_summary(out: &mut impl Write, r: &ScanResult, top: usize) -> Result
                 format!("{:.2}", st.lift),
                 format!("{:+.1}", st.excess_errors),
                 pval(st.q_value),
-                s.rule.text
+                s.description
             )?;
+            if s.found_by.len() > 1 {
+                let others: Vec<String> = s.found_by[1..]
+                    .iter()
+                    .map(|f| match &f.view {
+                        Some(v) => format!("{}@{v} (J={:.2})", f.slicer, f.jaccard),
+                        None => format!("{} (J={:.2})", f.slicer, f.jaccard),
+                    })
+                    .collect();
+                writeln!(out, "{:>5}also found by {}", "", others.join(", "))?;
+            }
         }
         if hidden > 0 {
             writeln!(

@@ -10,6 +10,9 @@ use crate::attributes::EncodeParams;
 use crate::error::{Error, Result};
 use crate::lattice::LatticeParams;
 use crate::outcome::{OutcomeSpec, RegressionError, Signal, Task};
+use crate::slicers::direction::DirectionParams;
+use crate::slicers::mixture::MixtureParams;
+use crate::slicers::spotlight::SpotlightParams;
 
 /// `[columns]`: which column plays which role.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -71,6 +74,14 @@ pub struct Output {
     pub rank_by: RankBy,
     /// Overwrite existing output files.
     pub overwrite: bool,
+    /// Write per-row membership scores (float32 `.npy`, rows × slices in
+    /// the JSON's slice order) here.
+    pub membership: Option<String>,
+    /// Slices whose members overlap at least this much (Jaccard) are
+    /// merged into one that records every slicer and view that found it.
+    /// Lattice slices are never merged with each other (they are the exact
+    /// top-K; identical ones are marked `equivalent_to`).
+    pub merge_jaccard: f64,
 }
 
 impl Default for Output {
@@ -81,6 +92,8 @@ impl Default for Output {
             members: true,
             rank_by: RankBy::ExcessErrors,
             overwrite: false,
+            membership: None,
+            merge_jaccard: 0.5,
         }
     }
 }
@@ -108,6 +121,26 @@ pub struct Input {
     pub csv_types: BTreeMap<String, String>,
 }
 
+/// `[views]`: how embedding views are preprocessed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViewsConfig {
+    /// Most dimensions kept by PCA per view.
+    pub max_dim: usize,
+    /// Views whose rows are L2-normalised before centring (cosine
+    /// geometry: CLIP, sentence embeddings).
+    pub normalize: Vec<String>,
+}
+
+impl Default for ViewsConfig {
+    fn default() -> Self {
+        ViewsConfig {
+            max_dim: 128,
+            normalize: Vec::new(),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -122,6 +155,14 @@ pub struct Config {
     pub lattice: LatticeParams,
     /// Attribute encoding.
     pub binning: EncodeParams,
+    /// Embedding-view preprocessing.
+    pub views: ViewsConfig,
+    /// Mixture slicer parameters.
+    pub mixture: MixtureParams,
+    /// Spotlight slicer parameters.
+    pub spotlight: SpotlightParams,
+    /// Direction slicer parameters.
+    pub direction: DirectionParams,
     /// Outputs.
     pub output: Output,
     /// Seed for every randomised step (none in the lattice search, which is
@@ -130,7 +171,10 @@ pub struct Config {
 }
 
 /// Slicers this version knows.
-pub const SLICERS: &[&str] = &["lattice"];
+pub const SLICERS: &[&str] = &["lattice", "mixture", "spotlight", "direction"];
+
+/// Slicers that run on embedding views.
+pub const EMBEDDING_SLICERS: &[&str] = &["mixture", "spotlight", "direction"];
 
 impl Config {
     /// Parse a TOML document; unknown keys are errors with a suggestion.
@@ -280,14 +324,34 @@ impl Config {
 
     /// The slicers to run, validated.
     pub fn slicers(&self) -> Result<Vec<String>> {
-        let list = self
-            .slicers
-            .clone()
-            .unwrap_or_else(|| SLICERS.iter().map(|s| s.to_string()).collect());
+        let has_attrs = !self.columns.attributes.is_empty() || self.columns.attributes_all;
+        let has_views = !self.columns.views.is_empty();
+        let list = match &self.slicers {
+            Some(l) => l.clone(),
+            None => {
+                let mut l = Vec::new();
+                if has_attrs {
+                    l.push("lattice".to_string());
+                }
+                if has_views {
+                    l.extend(EMBEDDING_SLICERS.iter().map(|s| s.to_string()));
+                }
+                if l.is_empty() {
+                    return Err(Error::param(
+                        "attributes",
+                        "nothing to slice on: give attribute columns (--attributes A,B or --attributes-all) and/or embedding views (--view NAME=SOURCE)",
+                    ));
+                }
+                l
+            }
+        };
         if list.is_empty() {
             return Err(Error::param(
                 "slicers",
-                "the list is empty; name at least one slicer (lattice)",
+                format!(
+                    "the list is empty; name at least one of {}",
+                    SLICERS.join(", ")
+                ),
             ));
         }
         for s in &list {
@@ -305,6 +369,36 @@ impl Config {
                             .unwrap_or_default(),
                         SLICERS.join(", ")
                     ),
+                ));
+            }
+            if s == "lattice" && !has_attrs {
+                return Err(Error::param(
+                    "attributes",
+                    "the lattice slicer needs attribute columns: add --attributes A,B or --attributes-all",
+                ));
+            }
+            if EMBEDDING_SLICERS.contains(&s.as_str()) && !has_views {
+                return Err(Error::param(
+                    "slicers",
+                    format!("the {s} slicer needs an embedding view: add --view NAME=COL or --view NAME=FILE.npy"),
+                ));
+            }
+        }
+        if !(self.output.merge_jaccard > 0.0 && self.output.merge_jaccard <= 1.0) {
+            return Err(Error::param(
+                "merge_jaccard",
+                format!("must be in (0, 1], got {}", self.output.merge_jaccard),
+            ));
+        }
+        if self.views.max_dim == 0 {
+            return Err(Error::param("views.max_dim", "must be at least 1"));
+        }
+        for v in &self.views.normalize {
+            if !self.columns.views.contains_key(v) {
+                let names: Vec<String> = self.columns.views.keys().cloned().collect();
+                return Err(Error::param(
+                    "views.normalize",
+                    format!("'{v}' is not one of the views ({})", names.join(", ")),
                 ));
             }
         }
@@ -444,11 +538,38 @@ rank_by = "score"
 
     #[test]
     fn slicer_names_are_checked() {
-        let c = Config {
+        let mut c = Config {
             slicers: Some(vec!["latice".into()]),
             ..Default::default()
         };
+        c.columns.attributes = vec!["a".into()];
         let e = c.slicers().unwrap_err().to_string();
         assert!(e.contains("did you mean 'lattice'"), "{e}");
+        // Defaults follow what is available.
+        c.slicers = None;
+        assert_eq!(c.slicers().unwrap(), vec!["lattice"]);
+        c.columns.views.insert("clip".into(), "clip.npy".into());
+        assert_eq!(
+            c.slicers().unwrap(),
+            vec!["lattice", "mixture", "spotlight", "direction"]
+        );
+        c.columns.attributes.clear();
+        assert_eq!(
+            c.slicers().unwrap(),
+            vec!["mixture", "spotlight", "direction"]
+        );
+        c.slicers = Some(vec!["lattice".into()]);
+        assert!(c
+            .slicers()
+            .unwrap_err()
+            .to_string()
+            .contains("needs attribute columns"));
+        c.columns.views.clear();
+        c.slicers = Some(vec!["spotlight".into()]);
+        assert!(c
+            .slicers()
+            .unwrap_err()
+            .to_string()
+            .contains("needs an embedding view"));
     }
 }

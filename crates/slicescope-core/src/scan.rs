@@ -4,18 +4,25 @@
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::attributes::{encode, EncodeParams, Predicate};
-use crate::config::{Config, RankBy};
+use crate::config::{Config, RankBy, ViewsConfig, EMBEDDING_SLICERS};
 use crate::error::{Error, Result};
 use crate::frame::{ColumnData, Frame};
 use crate::lattice::{self, LatticeInput, LatticeParams, LevelStats, Observer};
+use crate::merge;
 use crate::outcome::{self, Task};
+use crate::slicers::direction::{DirectionParams, DirectionSlicer};
+use crate::slicers::mixture::{MixtureParams, MixtureSlicer};
+use crate::slicers::spotlight::{SpotlightParams, SpotlightSlicer};
+use crate::slicers::{Definition, EmbeddingInput, EmbeddingSlicer};
 use crate::stats::{self, benjamini_hochberg, LogFactorials, SignalKind, SliceStats, Sums};
+use crate::views::{prepare_view, ReducedView, ViewParams};
 
 /// Version of the JSON result schema (semver: a major bump breaks readers).
-pub const SCHEMA_VERSION: &str = "1.0.0";
+pub const SCHEMA_VERSION: &str = "2.0.0";
 
 /// An embedding view: one vector per row.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,15 +100,21 @@ pub struct AttributeInfo {
     pub levels: usize,
 }
 
-/// An embedding view as loaded.
+/// An embedding view as loaded and reduced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewInfo {
     /// The view's name.
     pub name: String,
     /// Column or file.
     pub source: String,
-    /// Dimension.
+    /// Dimension of the vectors as given.
     pub dim: usize,
+    /// Dimension after PCA (None when no embedding slicer ran).
+    pub reduced_dim: Option<usize>,
+    /// Rows were L2-normalised before centring.
+    pub normalized: bool,
+    /// Share of the variance the kept PCA axes explain.
+    pub explained_ratio: Option<f64>,
 }
 
 /// Parameters in force (after defaults and overrides).
@@ -115,6 +128,16 @@ pub struct Parameters {
     pub min_support_resolved: f64,
     /// Attribute encoding.
     pub binning: EncodeParams,
+    /// View preprocessing.
+    pub views: ViewsConfig,
+    /// Mixture slicer parameters.
+    pub mixture: MixtureParams,
+    /// Spotlight slicer parameters.
+    pub spotlight: SpotlightParams,
+    /// Direction slicer parameters.
+    pub direction: DirectionParams,
+    /// Jaccard threshold of near-duplicate merging.
+    pub merge_jaccard: f64,
     /// Order of the list.
     pub rank_by: RankBy,
     /// Seed.
@@ -141,6 +164,24 @@ pub struct Rule {
     pub predicates: Vec<Predicate>,
 }
 
+/// One slicer/view that found a slice (the slice itself, or a
+/// near-duplicate merged into it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoundBy {
+    /// The slicer.
+    pub slicer: String,
+    /// The view (None for attribute slices).
+    pub view: Option<String>,
+    /// What that slicer found, in words.
+    pub description: String,
+    /// Jaccard overlap of its members with this slice's members.
+    pub jaccard: f64,
+    /// Its own statistics (it may differ a little from the merged slice).
+    pub size: u64,
+    /// Its excess errors.
+    pub excess_errors: f64,
+}
+
 /// One reported slice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Slice {
@@ -152,8 +193,18 @@ pub struct Slice {
     pub slicer: String,
     /// The embedding view it was found in (None for attribute slices).
     pub view: Option<String>,
-    /// The rule defining it.
-    pub rule: Rule,
+    /// One line saying what the slice is.
+    pub description: String,
+    /// The attribute rule defining it (lattice slices).
+    pub rule: Option<Rule>,
+    /// The embedding rule defining it (embedding slices), in the view's
+    /// reduced space.
+    pub definition: Option<Definition>,
+    /// Every slicer/view that found it or a near-duplicate, itself first.
+    pub found_by: Vec<FoundBy>,
+    /// Per view: how concentrated the members are there (AUC of closeness
+    /// to their centroid, 0.5 = not at all, 1 = a tight cluster).
+    pub concentration: BTreeMap<String, Option<f64>>,
     /// Statistics on all rows.
     pub stats: SliceStats,
     /// The slicer's own score (SliceLine score for lattice slices).
@@ -208,6 +259,10 @@ pub struct ScanResult {
     pub notes: Vec<String>,
     /// Timings.
     pub timing: Timing,
+    /// Per-slice, per-row membership scores (not serialised; see
+    /// `--membership`).
+    #[serde(skip)]
+    pub membership: Vec<Vec<f32>>,
 }
 
 /// Attribute columns to use: the configured list, or with
@@ -291,6 +346,28 @@ pub fn validate_view(view: &View, n_rows: usize) -> Result<()> {
     Ok(())
 }
 
+/// Mixture components whose members have a lower concentration (AUC of
+/// closeness to their centroid) in their own view are not reported.
+pub const MIN_MIXTURE_CONCENTRATION: f64 = 0.65;
+
+/// A slice before merging, from any slicer.
+struct Found {
+    slicer: String,
+    view: Option<String>,
+    description: String,
+    rule: Option<Rule>,
+    definition: Option<Definition>,
+    score: f64,
+    /// Members ascending (for overlaps and statistics).
+    members: Vec<u32>,
+    /// Members most typical first.
+    order: Vec<u32>,
+    /// Per-row membership (None: 1 for members, 0 otherwise).
+    membership: Option<Vec<f32>>,
+    sums: Sums,
+    hypothesis: usize,
+}
+
 /// Run a scan of `frame` with `config`. `attributes` are the resolved
 /// attribute columns (see [`resolve_attributes`]).
 pub fn scan(
@@ -303,13 +380,37 @@ pub fn scan(
 ) -> Result<ScanResult> {
     let t0 = Instant::now();
     let slicers = config.slicers()?;
-    config.lattice.validate()?;
+    let run_lattice = slicers.iter().any(|s| s == "lattice");
+    let embedding: Vec<Box<dyn EmbeddingSlicer>> = slicers
+        .iter()
+        .filter_map(|s| -> Option<Box<dyn EmbeddingSlicer>> {
+            match s.as_str() {
+                "mixture" => Some(Box::new(MixtureSlicer {
+                    params: config.mixture.clone(),
+                })),
+                "spotlight" => Some(Box::new(SpotlightSlicer {
+                    params: config.spotlight.clone(),
+                })),
+                "direction" => Some(Box::new(DirectionSlicer {
+                    params: config.direction.clone(),
+                })),
+                _ => None,
+            }
+        })
+        .collect();
+    if run_lattice {
+        config.lattice.validate()?;
+    }
+    for e in &embedding {
+        e.validate()?;
+    }
     let spec = config.outcome_spec()?;
     let out = outcome::derive(frame, &spec, config.columns.weight.as_deref())?;
+    let n = frame.n_rows();
     for v in views {
-        validate_view(v, frame.n_rows())?;
+        validate_view(v, n)?;
     }
-    if attributes.is_empty() && slicers.iter().any(|s| s == "lattice") {
+    if run_lattice && attributes.is_empty() {
         return Err(Error::param(
             "attributes",
             "the lattice slicer needs attribute columns: add --attributes A,B or --attributes-all",
@@ -323,6 +424,21 @@ pub fn scan(
         .filter(|a| a.levels.len() > 1)
         .cloned()
         .collect();
+    // Views: centre, normalise, PCA (only when an embedding slicer runs).
+    let reduced: Vec<ReducedView> = if embedding.is_empty() {
+        Vec::new()
+    } else {
+        views
+            .iter()
+            .map(|v| {
+                let params = ViewParams {
+                    max_dim: config.views.max_dim,
+                    normalize: config.views.normalize.contains(&v.name),
+                };
+                prepare_view(&v.name, &v.source, &v.values, v.dim, &params)
+            })
+            .collect::<Result<_>>()?
+    };
     let t_prep = t0.elapsed().as_secs_f64();
 
     let weights = out.weights.as_deref();
@@ -344,74 +460,241 @@ pub fn scan(
     if total.err <= 0.0 {
         notes.push("the model makes no errors on this data: there is nothing to slice".into());
     }
-    let input = LatticeInput {
-        attributes: &lattice_attrs,
-        errors: &out.errors,
-        weights,
-    };
-    let lat = lattice::search(&input, &config.lattice, &p_of, observer)?;
+    let mut found: Vec<Found> = Vec::new();
+    let mut p_values: Vec<f64> = Vec::new();
+    let mut lattice_levels = Vec::new();
+    let mut sigma = f64::NAN;
+    if run_lattice {
+        let input = LatticeInput {
+            attributes: &lattice_attrs,
+            errors: &out.errors,
+            weights,
+        };
+        let lat = lattice::search(&input, &config.lattice, &p_of, observer)?;
+        sigma = lat.sigma;
+        lattice_levels = lat.levels;
+        p_values = lat.p_values;
+        let lat_found: Vec<Found> = lat
+            .slices
+            .par_iter()
+            .map(|ls| {
+                let predicates: Vec<Predicate> = ls
+                    .items
+                    .iter()
+                    .map(|&(a, lv)| lattice_attrs[a].levels[lv as usize].clone())
+                    .collect();
+                let text = predicates
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ∧ ");
+                let members: Vec<u32> = (0..n as u32)
+                    .filter(|&r| {
+                        ls.items
+                            .iter()
+                            .all(|&(a, lv)| lattice_attrs[a].codes[r as usize] == lv)
+                    })
+                    .collect();
+                Found {
+                    slicer: "lattice".into(),
+                    view: None,
+                    description: text.clone(),
+                    rule: Some(Rule { text, predicates }),
+                    definition: None,
+                    score: ls.score,
+                    order: members.clone(),
+                    members,
+                    membership: None,
+                    sums: ls.sums,
+                    hypothesis: ls.hypothesis,
+                }
+            })
+            .collect();
+        found.extend(lat_found);
+    }
+    // Embedding slicers: every (view, slicer) pair, in parallel.
+    if !embedding.is_empty() && total.err > 0.0 {
+        let pairs: Vec<(usize, usize)> = (0..reduced.len())
+            .flat_map(|v| (0..embedding.len()).map(move |s| (v, s)))
+            .collect();
+        let results: Vec<Result<Vec<crate::slicers::Candidate>>> = pairs
+            .par_iter()
+            .map(|&(v, s)| {
+                if observer.cancelled() {
+                    return Err(Error::Interrupted);
+                }
+                let input = EmbeddingInput {
+                    view: &reduced[v],
+                    errors: &out.errors,
+                    binary: out.binary,
+                    weights,
+                    classes: out.classes.as_ref(),
+                    seed: config.seed ^ ((v as u64) << 32 | s as u64),
+                };
+                embedding[s].fit(&input)
+            })
+            .collect();
+        let mut dropped = 0usize;
+        for (r, &(v, _)) in results.into_iter().zip(&pairs) {
+            for c in r? {
+                // A mixture component whose members are not concentrated
+                // in the view is a confusion cell (e.g. all "cat predicted
+                // as dog" rows), not a region of the view: drop it.
+                if c.slicer == "mixture" {
+                    let conc = merge::concentration(&reduced[v], &c.members, 20_000, config.seed);
+                    if conc.is_some_and(|a| a < MIN_MIXTURE_CONCENTRATION) {
+                        dropped += 1;
+                        continue;
+                    }
+                }
+                let mut sums = Sums::default();
+                for &m in &c.members {
+                    sums.add(
+                        out.errors[m as usize],
+                        weights.map_or(1.0, |w| w[m as usize]),
+                    );
+                }
+                if sums.count == 0 {
+                    continue;
+                }
+                let mut order = c.members.clone();
+                order.sort_by(|&a, &b| {
+                    c.membership[b as usize]
+                        .total_cmp(&c.membership[a as usize])
+                        .then(a.cmp(&b))
+                });
+                let hypothesis = p_values.len();
+                p_values.push(p_of(&sums));
+                found.push(Found {
+                    description: format!("{} in view '{}': {}", c.slicer, c.view, c.detail),
+                    slicer: c.slicer,
+                    view: Some(c.view),
+                    rule: None,
+                    definition: Some(c.definition),
+                    score: c.score,
+                    members: c.members,
+                    order,
+                    membership: Some(c.membership),
+                    sums,
+                    hypothesis,
+                });
+            }
+        }
+        if dropped > 0 {
+            notes.push(format!(
+                "{dropped} mixture component(s) with excess errors were dropped because their members are not concentrated in the view (concentration < {MIN_MIXTURE_CONCENTRATION}): they are confusion cells spread over the view, not regions of it"
+            ));
+        }
+    }
     let t_search = t1.elapsed().as_secs_f64();
 
     let t2 = Instant::now();
-    let q = benjamini_hochberg(&lat.p_values, 0);
-    let n = frame.n_rows();
-    let mut slices: Vec<Slice> = lat
-        .slices
-        .par_iter()
-        .map(|ls| {
-            let predicates: Vec<Predicate> = ls
-                .items
-                .iter()
-                .map(|&(a, lv)| lattice_attrs[a].levels[lv as usize].clone())
-                .collect();
-            let text = predicates
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(" ∧ ");
-            let mut st = stats::slice_stats(&ls.sums, &total, kind, &lf);
-            st.q_value = q.get(ls.hypothesis).copied().unwrap_or(1.0);
-            let members: Vec<u32> = (0..n as u32)
-                .filter(|&r| {
-                    ls.items
-                        .iter()
-                        .all(|&(a, lv)| lattice_attrs[a].codes[r as usize] == lv)
-                })
-                .collect();
-            Slice {
-                id: String::new(),
-                rank: 0,
-                slicer: "lattice".into(),
-                view: None,
-                rule: Rule { text, predicates },
-                stats: st,
-                score: Some(ls.score),
-                members: Some(members),
-                equivalent_to: None,
-            }
+    let q = benjamini_hochberg(&p_values, 0);
+    let stats_of = |f: &Found| {
+        let mut st = stats::slice_stats(&f.sums, &total, kind, &lf);
+        st.q_value = q.get(f.hypothesis).copied().unwrap_or(1.0);
+        st
+    };
+    let mut ranked: Vec<(Found, SliceStats)> = found
+        .into_iter()
+        .map(|f| {
+            let st = stats_of(&f);
+            (f, st)
         })
         .collect();
     match config.output.rank_by {
-        RankBy::ExcessErrors => slices.sort_by(|a, b| {
-            b.stats
-                .excess_errors
-                .total_cmp(&a.stats.excess_errors)
-                .then(b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)))
+        RankBy::ExcessErrors => ranked.sort_by(|a, b| {
+            b.1.excess_errors
+                .total_cmp(&a.1.excess_errors)
+                .then(b.0.score.total_cmp(&a.0.score))
+                .then_with(|| a.0.description.cmp(&b.0.description))
         }),
-        RankBy::Score => {} // already in score order
+        RankBy::Score => ranked.sort_by(|a, b| {
+            b.0.score
+                .total_cmp(&a.0.score)
+                .then_with(|| a.0.description.cmp(&b.0.description))
+        }),
+    }
+    // Merge near-duplicates (never two lattice slices: those are the exact
+    // top-K, and identical ones are marked equivalent below).
+    let member_lists: Vec<&[u32]> = ranked.iter().map(|(f, _)| f.members.as_slice()).collect();
+    let is_lattice: Vec<bool> = ranked.iter().map(|(f, _)| f.slicer == "lattice").collect();
+    let groups =
+        merge::group_near_duplicates(&member_lists, config.output.merge_jaccard, |a, b| {
+            !(is_lattice[a] && is_lattice[b])
+        });
+    let found_by_of = |f: &Found, st: &SliceStats, j: f64| FoundBy {
+        slicer: f.slicer.clone(),
+        view: f.view.clone(),
+        description: f.description.clone(),
+        jaccard: j,
+        size: st.size,
+        excess_errors: st.excess_errors,
+    };
+    let mut extra: Vec<Vec<FoundBy>> = vec![Vec::new(); ranked.len()];
+    for (i, g) in groups.iter().enumerate() {
+        if let Some((k, j)) = g {
+            extra[*k].push(found_by_of(&ranked[i].0, &ranked[i].1, *j));
+        }
+    }
+    let mut slices: Vec<Slice> = Vec::new();
+    let mut membership: Vec<Vec<f32>> = Vec::new();
+    for (i, (f, st)) in ranked.into_iter().enumerate() {
+        if groups[i].is_some() {
+            continue;
+        }
+        let mut found_by = vec![found_by_of(&f, &st, 1.0)];
+        found_by.append(&mut extra[i]);
+        let concentration: BTreeMap<String, Option<f64>> = reduced
+            .iter()
+            .map(|v| {
+                (
+                    v.name.clone(),
+                    merge::concentration(v, &f.members, 20_000, config.seed),
+                )
+            })
+            .collect();
+        let m = match &f.membership {
+            Some(m) => m.clone(),
+            None => {
+                let mut m = vec![0f32; n];
+                f.members.iter().for_each(|&r| m[r as usize] = 1.0);
+                m
+            }
+        };
+        membership.push(m);
+        slices.push(Slice {
+            id: String::new(),
+            rank: 0,
+            slicer: f.slicer.clone(),
+            view: f.view.clone(),
+            description: f.description.clone(),
+            rule: f.rule,
+            definition: f.definition,
+            found_by,
+            concentration,
+            stats: st,
+            score: Some(f.score),
+            members: Some(f.order),
+            equivalent_to: None,
+        });
     }
     for (i, s) in slices.iter_mut().enumerate() {
         s.rank = i + 1;
         s.id = format!("S{}", i + 1);
     }
-    // Same rows as a higher-ranked slice: mark as an equivalent rule.
+    // Same rows as a higher-ranked lattice slice: an equivalent rule.
     for i in 1..slices.len() {
-        let found = (0..i).find(|&j| {
-            slices[j].equivalent_to.is_none()
+        if slices[i].slicer != "lattice" {
+            continue;
+        }
+        let hit = (0..i).find(|&j| {
+            slices[j].slicer == "lattice"
+                && slices[j].equivalent_to.is_none()
                 && slices[j].stats.size == slices[i].stats.size
                 && slices[j].members == slices[i].members
         });
-        if let Some(j) = found {
+        if let Some(j) = hit {
             slices[i].equivalent_to = Some(slices[j].id.clone());
         }
     }
@@ -431,8 +714,27 @@ pub fn scan(
             levels: a.levels.len(),
         })
         .collect();
+    let views_info = views
+        .iter()
+        .map(|v| {
+            let r = reduced.iter().find(|r| r.name == v.name);
+            ViewInfo {
+                name: v.name.clone(),
+                source: v.source.clone(),
+                dim: v.dim,
+                reduced_dim: r.map(|r| r.dim),
+                normalized: config.views.normalize.contains(&v.name),
+                explained_ratio: r.map(|r| f64::from(r.explained_ratio)),
+            }
+        })
+        .collect();
     let classes = out.classes.as_ref().map(|c| c.names.clone());
     let t_stats = t2.elapsed().as_secs_f64();
+    let embedding_names: Vec<&str> = slicers
+        .iter()
+        .map(String::as_str)
+        .filter(|s| EMBEDDING_SLICERS.contains(s))
+        .collect();
     Ok(ScanResult {
         schema_version: SCHEMA_VERSION.into(),
         tool: Tool { name: "slicescope".into(), version: env!("CARGO_PKG_VERSION").into() },
@@ -454,21 +756,27 @@ pub fn scan(
             ci_high,
         },
         attributes: attributes_info,
-        views: views.iter().map(|v| ViewInfo { name: v.name.clone(), source: v.source.clone(), dim: v.dim }).collect(),
+        views: views_info,
         parameters: Parameters {
-            slicers,
+            slicers: slicers.clone(),
             lattice: config.lattice.clone(),
-            min_support_resolved: lat.sigma,
+            min_support_resolved: sigma,
             binning: config.binning.clone(),
+            views: config.views.clone(),
+            mixture: config.mixture.clone(),
+            spotlight: config.spotlight.clone(),
+            direction: config.direction.clone(),
+            merge_jaccard: config.output.merge_jaccard,
             rank_by: config.output.rank_by,
             seed: config.seed,
         },
         search: SearchInfo {
-            hypotheses: lat.p_values.len(),
-            lattice_levels: lat.levels,
+            hypotheses: p_values.len(),
+            lattice_levels,
             multiple_testing: format!(
-                "Benjamini–Hochberg over the {} slices whose statistics the lattice search computed with size ≥ σ (slices pruned by the search's bounds were never tested and are not counted)",
-                lat.p_values.len()
+                "Benjamini–Hochberg over {} hypotheses: every slice whose statistics the lattice search computed with size ≥ σ (pruned slices were never tested and are not counted){}. Embedding slices are tested on the same rows they were found on, so their q-values are optimistic",
+                p_values.len(),
+                if embedding_names.is_empty() { String::new() } else { format!(", plus every candidate of the {} slicer(s)", embedding_names.join(", ")) }
             ),
         },
         slices,
@@ -480,6 +788,7 @@ pub fn scan(
             stats_seconds: t_stats,
             total_seconds: t0.elapsed().as_secs_f64(),
         },
+        membership,
     })
 }
 
