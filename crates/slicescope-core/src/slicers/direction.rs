@@ -34,7 +34,7 @@ use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::spotlight::{check_input, clear_simd_state, thousands};
+use super::spotlight::{check_input, clean_simd_state, thousands};
 use super::{Candidate, Definition, EmbeddingInput, EmbeddingSlicer};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -154,7 +154,7 @@ impl EmbeddingSlicer for DirectionSlicer {
     fn fit(&self, input: &EmbeddingInput<'_>) -> Result<Vec<Candidate>> {
         self.validate()?;
         check_input(input)?;
-        clear_simd_state();
+        clean_simd_state();
         let n = input.n_rows();
         if n == 0 {
             return Ok(Vec::new());
@@ -288,8 +288,12 @@ impl DirectionSlicer {
         let bias = glm.bias as f32;
         let w64: Vec<f64> = weights.iter().map(|&w| f64::from(w)).collect();
         let decision: Vec<f64> = rows
-            .par_iter()
-            .map(|&i| dot(view.row(i as usize), &w64) + f64::from(bias))
+            .par_chunks(CHUNK)
+            .flat_map_iter(|part| {
+                clean_simd_state();
+                part.iter()
+                    .map(|&i| dot(view.row(i as usize), &w64) + f64::from(bias))
+            })
             .collect();
 
         // Rows by decision value, highest first (ties by row).
@@ -467,6 +471,7 @@ where
     let parts: Vec<Vec<f64>> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
+            clean_simd_state();
             let mut acc = vec![0.0; width];
             f(c * CHUNK..((c + 1) * CHUNK).min(n), &mut acc);
             acc
@@ -669,12 +674,11 @@ fn fit_glm(
                     1.0,
                     Par::Seq,
                 );
+                // The kernel may leave this worker's SIMD state dirty.
+                clean_simd_state();
                 g
             })
             .collect();
-        // The matmuls may leave the workers' SIMD state dirty, which slows
-        // the exp/log of the next passes many times over.
-        clear_simd_state();
         let mut hess = vec![0.0; dd * dd];
         for g in &parts {
             for j in 0..dd {
@@ -703,9 +707,14 @@ fn fit_glm(
         // Change of every decision value along the step.
         let wstep: Vec<f64> = (0..d).map(|j| delta[j] / scale[j]).collect();
         let bstep = delta[d] - (0..d).map(|j| wstep[j] * mean[j]).sum::<f64>();
-        deta.par_iter_mut()
+        deta.par_chunks_mut(CHUNK)
             .enumerate()
-            .for_each(|(p, de)| *de = dot(row(p), &wstep) + bstep);
+            .for_each(|(c, part)| {
+                clean_simd_state();
+                for (k, de) in part.iter_mut().enumerate() {
+                    *de = dot(row(c * CHUNK + k), &wstep) + bstep;
+                }
+            });
 
         let mut t = 1.0;
         let mut accepted = None;
@@ -720,9 +729,7 @@ fn fit_glm(
         }
         let Some((cand, fnew)) = accepted else { break };
         theta = cand;
-        eta.par_iter_mut()
-            .zip(&deta)
-            .for_each(|(e, de)| *e += t * de);
+        eta.iter_mut().zip(&deta).for_each(|(e, de)| *e += t * de);
         let gain = f - fnew;
         f = fnew;
         if gain <= 1e-12 * (1.0 + f.abs()) {

@@ -199,7 +199,7 @@ impl EmbeddingSlicer for SpotlightSlicer {
     fn fit(&self, input: &EmbeddingInput<'_>) -> Result<Vec<Candidate>> {
         self.validate()?;
         check_input(input)?;
-        clear_simd_state();
+        clean_simd_state();
         let p = &self.params;
         let n = input.n_rows();
         let view = input.view;
@@ -455,6 +455,7 @@ fn kernel_weights(data: &[f32], d: usize, center: &[f32], precision: &[f32]) -> 
     out.par_chunks_mut(CHUNK)
         .zip(data.par_chunks(CHUNK * d))
         .for_each(|(o, block)| {
+            clean_simd_state();
             for (k, row) in o.iter_mut().zip(block.chunks_exact(d)) {
                 let q = sq_dist(row, center, precision, 1.0);
                 *k = if q < 1.0 { 1.0 - q } else { 0.0 };
@@ -584,6 +585,7 @@ fn evaluate(
     q.par_chunks_mut(CHUNK)
         .zip(pb.x.par_chunks(CHUNK * d))
         .for_each(|(qc, block)| {
+            clean_simd_state();
             for (qi, row) in qc.iter_mut().zip(block.chunks_exact(d)) {
                 *qi = sq_dist(row, &mu32, &p32, reach);
             }
@@ -664,6 +666,7 @@ fn evaluate(
         let parts: Vec<Vec<f32>> = support
             .par_chunks(256)
             .map(|part| {
+                clean_simd_state();
                 let mut acc = vec![0.0f32; 2 * d];
                 let (s1, s2) = acc.split_at_mut(d);
                 for &(i, _) in part {
@@ -850,6 +853,7 @@ fn choose_starts(
     let mut scored: Vec<(usize, f32, f64)> = pool
         .par_iter()
         .map(|&c| {
+            clean_simd_state();
             let center = pb.row(c);
             let dist: Vec<f32> = (0..m)
                 .map(|i| sq_dist(pb.row(i), center, &sq_scale, f32::INFINITY))
@@ -996,24 +1000,22 @@ pub(crate) fn check_input(input: &EmbeddingInput<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Leave the SIMD unit of every rayon worker (and of this thread) in the
-/// clean state, after code that may have left the upper halves of the
-/// vector registers dirty.
+/// Leave this thread's SIMD unit in the clean state; called at the start
+/// of every parallel work item (and of each slicer) that runs SSE code.
 ///
-/// faer's matrix kernels (the PCA of the views, mixtures, our Hessians) can
-/// return on x86-64 without `vzeroupper`; until one runs, every transition
-/// between legacy-SSE code (ours, and glibc's libm wrappers) and VEX code
-/// (libm's exp/log) pays a large penalty: measured here, 1M logistic
-/// losses took 0.37 s instead of 0.015 s on a worker that had run one faer
-/// matmul. A small faer reduction, compiled by LLVM with `vzeroupper` on
-/// exit, resets the state, without unsafe code.
-pub(crate) fn clear_simd_state() {
-    fn clear() {
-        let v = faer::Col::<f64>::from_fn(16, |i| i as f64);
-        std::hint::black_box(v.norm_l2());
-    }
-    rayon::broadcast(|_| clear());
-    clear();
+/// faer's matrix kernels (the PCA of the views, mixtures, the direction
+/// slicer's Hessians) can return on x86-64 without `vzeroupper`, leaving
+/// the upper halves of the vector registers dirty on the rayon worker that
+/// ran them. Until something clears them, every switch between legacy-SSE
+/// code (ours, compiled for the x86-64 baseline, and glibc's libm
+/// wrappers) and VEX code (libm's exp/log) pays a large penalty: measured
+/// here, 1M logistic losses took 0.37 s instead of 0.015 s on workers
+/// that had run one faer matmul. A tiny faer reduction, which LLVM ends
+/// with `vzeroupper`, resets the state without unsafe code; elsewhere it
+/// costs a few nanoseconds.
+pub(crate) fn clean_simd_state() {
+    static ONES: [f64; 16] = [1.0; 16];
+    std::hint::black_box(faer::ColRef::from_slice(std::hint::black_box(&ONES[..])).norm_l2());
 }
 
 /// 1234567 → "1,234,567".
