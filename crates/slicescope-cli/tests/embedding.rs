@@ -25,21 +25,6 @@ impl XorShift {
     }
 }
 
-fn npy_f32(values: &[f32], rows: usize, cols: usize) -> Vec<u8> {
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    let total = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - total % 64) % 64));
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for v in values {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
 /// 3,000 rows, 16-d embedding; rows 0..150 (a tight blob away from the
 /// rest) err 70% of the time, the others 6%.
 fn fixture(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
@@ -248,3 +233,8 @@ fn embedding_errors_are_clear() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to slice on"));
 }
+
+mod support {
+    include!("support/npy.rs");
+}
+use support::npy_f32;
