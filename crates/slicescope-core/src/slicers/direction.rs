@@ -21,7 +21,9 @@
 //! optimum.
 //!
 //! With label classes and `per_class`, each label class gets its own
-//! direction fitted on its rows only (classes are never mixed). The slice
+//! direction fitted on its rows only (classes are never mixed), and one
+//! more direction is fitted on all rows, for failures that cut across
+//! classes. The slice
 //! is the prefix of the rows sorted by decision value (descending), of at
 //! least `min_size` rows, with the largest excess errors over the
 //! whole-data error rate ē: Σ_prefix w·(e − ē), found with one sort and a
@@ -44,8 +46,8 @@ use crate::views::ReducedView;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectionParams {
-    /// One direction per label class when the task has classes (default
-    /// true); otherwise one direction on all rows.
+    /// One direction per label class when the task has classes, plus one
+    /// on all rows (default true); otherwise only the one on all rows.
     pub per_class: bool,
     /// L2 (ridge) penalty on the weights of the standardised features,
     /// relative to a total sample weight equal to the number of rows
@@ -172,12 +174,19 @@ impl EmbeddingSlicer for DirectionSlicer {
                 for (i, &l) in c.label.iter().enumerate() {
                     by_class[l as usize].push(i as u32);
                 }
-                by_class
+                let mut groups: Vec<(Option<usize>, Vec<u32>)> = by_class
                     .into_iter()
                     .enumerate()
                     .filter(|(_, rows)| !rows.is_empty())
                     .map(|(k, rows)| (Some(k), rows))
-                    .collect()
+                    .collect();
+                // Plus one direction on all rows: a failure shared by
+                // several classes (a background, an acquisition) is one
+                // direction there, split into pieces per class.
+                if groups.len() > 1 {
+                    groups.push((None, (0..n as u32).collect()));
+                }
+                groups
             }
             _ => vec![(None, (0..n as u32).collect())],
         };
@@ -1065,7 +1074,11 @@ mod tests {
         assert!(found.windows(2).all(|p| p[0].score >= p[1].score));
         for c in &found {
             assert_eq!(c.membership.len(), n);
-            let name = halfspace(c).3.unwrap_or_default().to_string();
+            let Some(name) = halfspace(c).3 else {
+                // The direction on all rows: every row has a decision value.
+                assert!(c.membership.iter().all(|&m| m != OTHER_CLASS));
+                continue;
+            };
             let k: u32 = name[1..].parse().unwrap();
             for &i in &c.members {
                 assert_eq!(classes.label[i as usize], k);
@@ -1077,7 +1090,7 @@ mod tests {
                 .all(|(&m, &l)| (l == k) != (m == OTHER_CLASS)));
         }
         // The top classes are among those failing most.
-        let top = halfspace(&found[0]).3.unwrap_or_default()[1..]
+        let top = found.iter().find_map(|c| halfspace(c).3).unwrap()[1..]
             .parse::<u32>()
             .unwrap();
         assert!(top >= 15, "{top}");
