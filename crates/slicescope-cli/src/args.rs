@@ -148,6 +148,15 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", help_heading = "Attributes")]
     pub max_levels: Option<usize>,
 
+    /// Columns shown with each slice's example rows (an id, a text, an image path), comma-separated.
+    #[arg(
+        long,
+        value_name = "A,B,...",
+        value_delimiter = ',',
+        help_heading = "Output"
+    )]
+    pub display: Option<Vec<String>>,
+
     /// Embedding view: NAME=COL (a list column) or NAME=FILE.npy / FILE.npz[:KEY] (repeatable).
     #[arg(long = "view", value_name = "NAME=SOURCE", help_heading = "Views")]
     pub views: Vec<String>,
@@ -295,6 +304,13 @@ impl ScanArgs {
         if self.attributes_all {
             c.attributes_all = true;
             c.attributes.clear();
+        }
+        if let Some(d) = &self.display {
+            c.display = d
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         for v in &self.views {
             let Some((name, src)) = v.split_once('=') else {

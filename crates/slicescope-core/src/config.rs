@@ -58,6 +58,9 @@ pub struct Columns {
     /// Embedding views: name → a vector column of the table or a `.npy` /
     /// `.npz` file aligned with the table by row.
     pub views: BTreeMap<String, String>,
+    /// Columns shown with each slice's example rows (an id, a text, an
+    /// image path); never used as attributes by `attributes_all`.
+    pub display: Vec<String>,
 }
 
 /// `[output]`.

@@ -44,6 +44,37 @@ pub enum ColumnData {
 }
 
 impl ColumnData {
+    /// The value of row `row` as text (None when missing or out of range);
+    /// vectors show their first values.
+    pub fn text(&self, row: usize) -> Option<String> {
+        match self {
+            ColumnData::Float(v) => v
+                .get(row)
+                .filter(|x| !x.is_nan())
+                .map(|&x| crate::attributes::fmt_num(x)),
+            ColumnData::Int(v) => v.get(row).copied().flatten().map(|x| x.to_string()),
+            ColumnData::Bool(v) => v.get(row).copied().flatten().map(|x| x.to_string()),
+            ColumnData::Categorical { codes, levels } => codes
+                .get(row)
+                .copied()
+                .flatten()
+                .and_then(|c| levels.get(c as usize).cloned()),
+            ColumnData::Vector {
+                values,
+                dim,
+                null_rows,
+            } => {
+                if *dim == 0 || (row + 1) * dim > values.len() || null_rows.contains(&row) {
+                    return None;
+                }
+                let v = &values[row * dim..(row + 1) * dim];
+                let head: Vec<String> = v.iter().take(4).map(|x| format!("{x:.3}")).collect();
+                let more = if *dim > 4 { ", …" } else { "" };
+                Some(format!("[{}{more}]", head.join(", ")))
+            }
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         match self {
@@ -196,6 +227,36 @@ impl Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cell_text_of_every_kind() {
+        let f = ColumnData::Float(vec![1.5, f64::NAN, 3.0]);
+        assert_eq!(f.text(0).as_deref(), Some("1.5"));
+        assert_eq!(f.text(1), None);
+        assert_eq!(f.text(2).as_deref(), Some("3"));
+        assert_eq!(f.text(3), None);
+        assert_eq!(
+            ColumnData::Int(vec![Some(-4), None]).text(0).as_deref(),
+            Some("-4")
+        );
+        assert_eq!(ColumnData::Bool(vec![None]).text(0), None);
+        let c = ColumnData::Categorical {
+            codes: vec![Some(1), None],
+            levels: vec!["a".into(), "img/7.png".into()],
+        };
+        assert_eq!(c.text(0).as_deref(), Some("img/7.png"));
+        assert_eq!(c.text(1), None);
+        let v = ColumnData::Vector {
+            values: (0..12).map(|x| x as f32).collect(),
+            dim: 6,
+            null_rows: vec![1],
+        };
+        assert_eq!(
+            v.text(0).as_deref(),
+            Some("[0.000, 1.000, 2.000, 3.000, …]")
+        );
+        assert_eq!(v.text(1), None);
+    }
 
     #[test]
     fn push_checks_length_and_duplicates() {

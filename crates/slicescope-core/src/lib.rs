@@ -20,6 +20,7 @@ pub mod stats;
 pub use config::Config;
 pub use scan::{scan, ScanResult};
 pub mod merge;
+pub mod phrases;
 pub mod rng;
 pub mod slicers;
 pub mod views;

@@ -137,6 +137,10 @@ pub struct Outcome {
     pub derivation: String,
     /// Classes, for classification tasks.
     pub classes: Option<Classes>,
+    /// The model's probability of its own prediction per row, when the
+    /// outcome came with probabilities (a probability vector, or a binary
+    /// score in [0, 1]); used by the label-noise diagnosis.
+    pub confidence: Option<Vec<f64>>,
     /// Things the user should know (never errors).
     pub notes: Vec<String>,
 }
@@ -393,6 +397,7 @@ fn classification(frame: &Frame, label: &str, pred: &str) -> Result<Outcome> {
             label: li,
             pred: pi,
         }),
+        confidence: None,
         notes,
     })
 }
@@ -511,6 +516,7 @@ fn probabilities(
     }
     let mut pi = Vec::with_capacity(n);
     let mut errors = Vec::with_capacity(n);
+    let mut confidence = Vec::with_capacity(n);
     for r in 0..n {
         let row = &values[r * dim..(r + 1) * dim];
         let mut best = 0usize;
@@ -520,6 +526,7 @@ fn probabilities(
             }
         }
         pi.push(best as u32);
+        confidence.push(f64::from(row[best]).clamp(0.0, 1.0));
         errors.push(match signal {
             Signal::Error => f64::from(u8::from(best as u32 != li[r])),
             Signal::Loss => -(row[li[r] as usize] as f64).max(1e-15).ln(),
@@ -547,6 +554,7 @@ fn probabilities(
             label: li,
             pred: pi,
         }),
+        confidence: Some(confidence),
         notes: vec![],
     })
 }
@@ -645,6 +653,13 @@ fn binary(
         })
         .collect();
     let names = vec![neg, pos];
+    // The score is a probability only when it lies in [0, 1].
+    let binary_confidence = scores.iter().all(|s| (0.0..=1.0).contains(s)).then(|| {
+        scores
+            .iter()
+            .map(|&s| if s >= threshold { s } else { 1.0 - s })
+            .collect::<Vec<f64>>()
+    });
     let label_idx: Vec<u32> = y.iter().map(|&b| u32::from(b)).collect();
     let pred_idx: Vec<u32> = scores.iter().map(|&s| u32::from(s >= threshold)).collect();
     let (metric, derivation) = match signal {
@@ -672,6 +687,7 @@ fn binary(
             label: label_idx,
             pred: pred_idx,
         }),
+        confidence: binary_confidence,
         notes: vec![],
     })
 }
@@ -742,6 +758,7 @@ fn regression(
         metric,
         derivation,
         classes: None,
+        confidence: None,
         notes: vec![],
     })
 }
@@ -779,6 +796,7 @@ fn metric(frame: &Frame, column: &str, higher_is_worse: bool) -> Result<Outcome>
         metric,
         derivation,
         classes: None,
+        confidence: None,
         notes: vec![],
     })
 }
@@ -910,6 +928,10 @@ mod tests {
         };
         let o = derive(&f, &spec(Signal::Error), None).unwrap();
         assert_eq!(o.errors, vec![0.0, 1.0, 0.0]);
+        // Confidence: the probability of the predicted (argmax) class.
+        let conf = o.confidence.unwrap();
+        let want = [0.7f32, 0.6, 0.8].map(f64::from);
+        assert!(conf.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12));
         let o = derive(&f, &spec(Signal::Loss), None).unwrap();
         assert!((o.errors[1] - (-(0.3f32 as f64).ln())).abs() < 1e-9);
         assert!(!o.binary);

@@ -283,7 +283,10 @@ pub fn resolve_attributes(config: &Config, columns: &[(String, String)]) -> Resu
         let out: Vec<String> = columns
             .iter()
             .filter(|(n, kind)| {
-                !used.contains(n) && !views.contains(&n) && !kind.starts_with("vector")
+                !used.contains(n)
+                    && !views.contains(&n)
+                    && !c.display.contains(n)
+                    && !kind.starts_with("vector")
             })
             .map(|(n, _)| n.clone())
             .collect();
@@ -803,6 +806,11 @@ pub fn needed_columns(config: &Config, attributes: &[String]) -> Vec<String> {
     for src in config.columns.views.values() {
         if !is_matrix_file(src) && !cols.contains(src) {
             cols.push(src.clone());
+        }
+    }
+    for d in &config.columns.display {
+        if !cols.contains(d) {
+            cols.push(d.clone());
         }
     }
     cols

@@ -38,7 +38,7 @@ use std::path::Path;
 use slicescope_core::{Error, Frame, Result};
 
 pub use crate::csv::{CsvOptions, CsvType};
-pub use crate::matrix::{read_matrix, Matrix};
+pub use crate::matrix::{read_matrix, read_npz_strings, Matrix};
 
 /// A tabular file format that [`read_table`] understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -172,6 +172,101 @@ pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Frame> {
         None => Format::detect(path)?,
     };
     table::read(path, format, opts)
+}
+
+/// A phrase vocabulary as read from a file: phrases and their embeddings
+/// (row-major, `dim` values per phrase).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VocabularyFile {
+    /// The phrases.
+    pub phrases: Vec<String>,
+    /// Row-major embeddings, one row per phrase.
+    pub embeddings: Vec<f32>,
+    /// Embedding dimension.
+    pub dim: usize,
+}
+
+/// Read a phrase vocabulary (see docs/phrases.md): a table (Parquet, Arrow,
+/// CSV is not supported for vectors) with a string column `phrase` and a
+/// list column `embedding`, or an `.npz` archive with a 1-D string array
+/// `phrases` and a 2-D float array `embeddings`.
+pub fn read_vocabulary(path: &Path) -> Result<VocabularyFile> {
+    let is_npz = extension(path).as_deref() == Some("npz");
+    let (phrases, embeddings, dim) = if is_npz {
+        let phrases = read_npz_strings(path, "phrases")?;
+        let m = read_matrix(path, Some("embeddings"))?;
+        if m.rows != phrases.len() {
+            return Err(Error::ShapeMismatch(format!(
+                "{}: {} phrases but {} embedding rows",
+                path.display(),
+                phrases.len(),
+                m.rows
+            )));
+        }
+        (phrases, m.values, m.cols)
+    } else {
+        let opts = ReadOptions {
+            columns: Some(vec!["phrase".into(), "embedding".into()]),
+            ..ReadOptions::default()
+        };
+        let mut frame = read_table(path, &opts).map_err(|e| match e {
+            Error::ColumnNotFound { name, suggestions, .. } => Error::ColumnNotFound {
+                name,
+                role: format!(
+                    "vocabulary ({}: needs columns 'phrase' and 'embedding')",
+                    path.display()
+                ),
+                suggestions,
+            },
+            other => other,
+        })?;
+        let n = frame.n_rows();
+        let phrase_col = frame.take_column("phrase");
+        let emb_col = frame.take_column("embedding");
+        let (Some(p), Some(e)) = (phrase_col, emb_col) else {
+            return Err(Error::InvalidInput(format!(
+                "{}: a vocabulary needs columns 'phrase' and 'embedding'",
+                path.display()
+            )));
+        };
+        let phrases: Vec<String> = (0..n)
+            .map(|r| {
+                p.data.text(r).ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "{}: phrase at row {r} is missing",
+                        path.display()
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+        match e.data {
+            slicescope_core::ColumnData::Vector {
+                values,
+                dim,
+                null_rows,
+            } => {
+                if let Some(r) = null_rows.first() {
+                    return Err(Error::InvalidInput(format!(
+                        "{}: the embedding at row {r} is missing",
+                        path.display()
+                    )));
+                }
+                (phrases, values, dim)
+            }
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "{}: column 'embedding' is {}; expected a list of floats per phrase",
+                    path.display(),
+                    other.kind()
+                )))
+            }
+        }
+    };
+    Ok(VocabularyFile {
+        phrases,
+        embeddings,
+        dim,
+    })
 }
 
 /// The columns of a table and their kinds, without reading the data

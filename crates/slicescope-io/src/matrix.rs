@@ -133,6 +133,79 @@ fn read_npz(path: &Path, key: Option<&str>) -> Result<Matrix> {
     read_npy(path, "npz", entry, size)
 }
 
+/// Read a 1-D array of strings (NumPy `<U` unicode or `|S` bytes) named
+/// `key` from an `.npz` archive, e.g. a vocabulary's phrases.
+pub fn read_npz_strings(path: &Path, key: &str) -> Result<Vec<String>> {
+    guarded(path, "npz", || {
+        let file = open_file(path)?;
+        let mut zip =
+            ZipArchive::new(BufReader::new(file)).map_err(|e| format_error(path, "npz", e))?;
+        let keys: Vec<String> = zip
+            .file_names()
+            .filter_map(array_name_from_file_name)
+            .map(str::to_string)
+            .collect();
+        if !keys.iter().any(|k| k == key) {
+            return Err(Error::InvalidInput(format!(
+                "{}: no array '{key}' (the archive holds {})",
+                path.display(),
+                keys.iter()
+                    .map(|k| format!("'{k}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let entry = zip
+            .by_name(&file_name_from_array_name(key))
+            .map_err(|e| format_error(path, "npz", e))?;
+        let npy = NpyFile::new(entry).map_err(|e| format_error(path, "npz", e))?;
+        if npy.shape().len() != 1 {
+            return Err(Error::InvalidInput(format!(
+                "{}: array '{key}' has shape {:?}; expected a 1-D array of strings",
+                path.display(),
+                npy.shape()
+            )));
+        }
+        let type_char = match npy.dtype() {
+            DType::Plain(ts) => ts.type_char(),
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "{}: array '{key}' has dtype {}; expected strings (numpy dtype 'U')",
+                    path.display(),
+                    other.descr()
+                )))
+            }
+        };
+        match type_char {
+            TypeChar::UnicodeStr => {
+                let v: Vec<Vec<char>> = npy
+                    .into_vec()
+                    .map_err(|e| format_error(path, "npz", e))?;
+                Ok(v.into_iter().map(|c| c.into_iter().collect()).collect())
+            }
+            TypeChar::ByteStr => {
+                let v: Vec<Vec<u8>> = npy
+                    .into_vec()
+                    .map_err(|e| format_error(path, "npz", e))?;
+                v.into_iter()
+                    .map(|b| {
+                        String::from_utf8(b).map_err(|_| {
+                            Error::InvalidInput(format!(
+                                "{}: array '{key}' holds bytes that are not UTF-8",
+                                path.display()
+                            ))
+                        })
+                    })
+                    .collect()
+            }
+            other => Err(Error::InvalidInput(format!(
+                "{}: array '{key}' has type code '{other}'; expected strings (numpy dtype 'U')",
+                path.display()
+            ))),
+        }
+    })
+}
+
 /// Counts the bytes read through it (to know the header length).
 struct Counting<R> {
     inner: R,

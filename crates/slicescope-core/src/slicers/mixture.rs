@@ -225,7 +225,7 @@ impl EmbeddingSlicer for MixtureSlicer {
         }
         let params = &self.params;
         let root = Rng::new(input.seed);
-        let sample = Sample::draw(input, params.fit_rows, &mut root.fork(0x5A3F_1E));
+        let sample = Sample::draw(input, params.fit_rows, &mut root.fork(0x005A_3F1E));
         let sample_input = sample.as_ref().map(|s| s.input(input));
         let fit_data = match &sample_input {
             Some(si) => Data::new(si, params)?,
