@@ -210,7 +210,9 @@ pub fn read_vocabulary(path: &Path) -> Result<VocabularyFile> {
             ..ReadOptions::default()
         };
         let mut frame = read_table(path, &opts).map_err(|e| match e {
-            Error::ColumnNotFound { name, suggestions, .. } => Error::ColumnNotFound {
+            Error::ColumnNotFound {
+                name, suggestions, ..
+            } => Error::ColumnNotFound {
                 name,
                 role: format!(
                     "vocabulary ({}: needs columns 'phrase' and 'embedding')",
@@ -232,10 +234,7 @@ pub fn read_vocabulary(path: &Path) -> Result<VocabularyFile> {
         let phrases: Vec<String> = (0..n)
             .map(|r| {
                 p.data.text(r).ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "{}: phrase at row {r} is missing",
-                        path.display()
-                    ))
+                    Error::InvalidInput(format!("{}: phrase at row {r} is missing", path.display()))
                 })
             })
             .collect::<Result<_>>()?;

@@ -178,15 +178,11 @@ pub fn read_npz_strings(path: &Path, key: &str) -> Result<Vec<String>> {
         };
         match type_char {
             TypeChar::UnicodeStr => {
-                let v: Vec<Vec<char>> = npy
-                    .into_vec()
-                    .map_err(|e| format_error(path, "npz", e))?;
+                let v: Vec<Vec<char>> = npy.into_vec().map_err(|e| format_error(path, "npz", e))?;
                 Ok(v.into_iter().map(|c| c.into_iter().collect()).collect())
             }
             TypeChar::ByteStr => {
-                let v: Vec<Vec<u8>> = npy
-                    .into_vec()
-                    .map_err(|e| format_error(path, "npz", e))?;
+                let v: Vec<Vec<u8>> = npy.into_vec().map_err(|e| format_error(path, "npz", e))?;
                 v.into_iter()
                     .map(|b| {
                         String::from_utf8(b).map_err(|_| {

@@ -8,11 +8,15 @@ use slicescope_core::Error;
 use slicescope_io::read_vocabulary;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vocab").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/vocab")
+        .join(name)
 }
 
 fn expected() -> (Vec<String>, Vec<f32>) {
-    let phrases = ["long sleeves", "plaid", "café scene"].map(String::from).to_vec();
+    let phrases = ["long sleeves", "plaid", "café scene"]
+        .map(String::from)
+        .to_vec();
     let emb = (0..12).map(|i| (i as f32) / 10.0).collect();
     (phrases, emb)
 }
@@ -35,7 +39,10 @@ fn parquet_and_npz_give_the_same_vocabulary() {
 fn mismatched_lengths_and_missing_columns_are_errors() {
     let err = read_vocabulary(&fixture("mismatch.npz")).unwrap_err();
     assert!(matches!(err, Error::ShapeMismatch(_)), "{err}");
-    assert!(err.to_string().contains("2 phrases but 3 embedding rows"), "{err}");
+    assert!(
+        err.to_string().contains("2 phrases but 3 embedding rows"),
+        "{err}"
+    );
     // A table without the vocabulary's columns names them.
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("v.csv");
