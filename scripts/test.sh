@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, and every Rust test (unit,
-# property, golden, end-to-end CLI). Installs what it needs.
+# The whole test suite: formatting, lints, every Rust test (unit,
+# property, golden, end-to-end CLI) and the Python scripts' tests. Installs what
+# it needs (a .venv with scripts/requirements-test.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,15 @@ echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --workspace
+
+echo "== python tests"
+PYTHON="${PYTHON:-python3}"
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "error: $PYTHON not found; install Python 3.10+ (Debian: apt-get install python3 python3-venv)" >&2
+    exit 2
+fi
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+.venv/bin/python -m pytest -q scripts/test_make_vocab.py bench/planted/test_metrics.py
