@@ -138,7 +138,7 @@ const CHUNK: usize = 4096;
 /// Most rows in the Newton Hessian.
 const HESSIAN_ROWS: usize = 50_000;
 /// Membership of rows outside the direction's class.
-const OTHER_CLASS: f32 = -1e30;
+pub(crate) const OTHER_CLASS: f32 = -1e30;
 /// Most candidates returned (the best by excess errors): each carries a
 /// membership value per row, so a thousand classes would otherwise mean a
 /// thousand vectors of n floats.
@@ -392,7 +392,7 @@ fn f32_at_most(x: f64) -> f32 {
 
 /// z·w with z in f32, four lanes.
 #[inline]
-fn dot(z: &[f32], w: &[f64]) -> f64 {
+pub(crate) fn dot(z: &[f32], w: &[f64]) -> f64 {
     let mut lanes = [0.0f64; 4];
     let d4 = z.len() / 4 * 4;
     for (zc, wc) in z[..d4].chunks_exact(4).zip(w[..d4].chunks_exact(4)) {

@@ -1559,6 +1559,21 @@ fn rank(
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(params.n_slices);
     let uses_outcome = data.label.is_some();
+    // The label term of the membership posterior, for re-applying it.
+    let (label_log_probs, class_names) = match (uses_outcome, input.classes) {
+        (true, Some(cl)) => {
+            let tab: Vec<f32> = model
+                .label_lp
+                .iter()
+                .map(|&x| (params.y_weight * x) as f32)
+                .collect();
+            let names: Vec<String> = (0..data.n_classes)
+                .map(|c| cl.names.get(c).cloned().unwrap_or_else(|| c.to_string()))
+                .collect();
+            (Some(tab), Some(names))
+        }
+        _ => (None, None),
+    };
     let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
     let log_weights = to32(&model.log_pi);
     let means = to32(&model.mu);
@@ -1626,6 +1641,8 @@ fn rank(
                     variances: variances.clone(),
                     threshold: thr,
                     uses_outcome,
+                    label_log_probs: label_log_probs.clone(),
+                    class_names: class_names.clone(),
                 },
                 score: excess,
                 detail,
@@ -1730,6 +1747,7 @@ mod tests {
                 variances,
                 threshold,
                 uses_outcome,
+                ..
             } => {
                 let k = log_weights.len();
                 assert!(*component < k);

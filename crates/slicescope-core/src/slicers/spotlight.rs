@@ -447,7 +447,12 @@ impl Problem {
 
 /// Kernel weights max(0, 1 − Σ_j p_j (x_j − c_j)²) of the rows of `data`
 /// (row-major, `d` columns).
-fn kernel_weights(data: &[f32], d: usize, center: &[f32], precision: &[f32]) -> Vec<f32> {
+pub(crate) fn kernel_weights(
+    data: &[f32],
+    d: usize,
+    center: &[f32],
+    precision: &[f32],
+) -> Vec<f32> {
     let mut out = vec![0.0f32; data.len() / d.max(1)];
     if d == 0 {
         return out;
