@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use slicescope_core::config::RankBy;
+use slicescope_core::config::{EmbeddingTesting, RankBy};
 use slicescope_core::outcome::{RegressionError, Signal, Task};
 use slicescope_core::Config;
 use slicescope_io::{CsvType, Format, ReadOptions};
@@ -49,6 +49,12 @@ pub enum RegErrArg {
 pub enum RankArg {
     ExcessErrors,
     Score,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TestingArg {
+    HeldOut,
+    SameRows,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -148,6 +154,18 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", help_heading = "Attributes")]
     pub max_levels: Option<usize>,
 
+    /// Phrase vocabulary for a view: VIEW=FILE (Parquet `phrase`/`embedding` or .npz `phrases`/`embeddings`, embedded by the view's model; see docs/phrases.md) (repeatable).
+    #[arg(long = "vocab", value_name = "VIEW=FILE", help_heading = "Views")]
+    pub vocab: Vec<String>,
+    /// List every slice, also those that fail the false-discovery threshold.
+    #[arg(long, help_heading = "Output")]
+    pub show_all: bool,
+    /// False-discovery threshold on the q-values [default: 0.05].
+    #[arg(long, value_name = "Q", help_heading = "Search")]
+    pub fdr: Option<f64>,
+    /// How embedding slices are tested: found on one half of the rows and tested on the other (held-out), or found and tested on all rows (same-rows, optimistic p-values) [default: held-out].
+    #[arg(long, value_name = "HOW", help_heading = "Search")]
+    pub embedding_testing: Option<TestingArg>,
     /// Columns shown with each slice's example rows (an id, a text, an image path), comma-separated.
     #[arg(
         long,
@@ -304,6 +322,30 @@ impl ScanArgs {
         if self.attributes_all {
             c.attributes_all = true;
             c.attributes.clear();
+        }
+        for v in &self.vocab {
+            let Some((view, file)) = v.split_once('=') else {
+                bail!("--vocab '{v}': expected VIEW=FILE, e.g. --vocab text=phrases.parquet");
+            };
+            if view.is_empty() || file.is_empty() {
+                bail!("--vocab '{v}': both VIEW and FILE must be non-empty");
+            }
+            config
+                .views
+                .vocab
+                .insert(view.to_string(), file.to_string());
+        }
+        if self.show_all {
+            config.testing.show_all = true;
+        }
+        if let Some(q) = self.fdr {
+            config.testing.fdr = q;
+        }
+        if let Some(t) = self.embedding_testing {
+            config.testing.embedding = match t {
+                TestingArg::HeldOut => EmbeddingTesting::HeldOut,
+                TestingArg::SameRows => EmbeddingTesting::SameRows,
+            };
         }
         if let Some(d) = &self.display {
             c.display = d

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use slicescope_core::scan::{self, View};
 use slicescope_core::Config;
-use slicescope_io::{read_matrix, read_table, table_columns, ReadOptions};
+use slicescope_io::{read_matrix, read_table, read_vocabulary, table_columns, ReadOptions};
 
 use args::{Cli, Command, ScanArgs};
 
@@ -108,6 +108,14 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
             });
         }
     }
+    let mut vocabularies = std::collections::BTreeMap::new();
+    for (view, file) in &config.views.vocab {
+        let v = read_vocabulary(Path::new(file))
+            .with_context(|| format!("reading the vocabulary of view '{view}'"))?;
+        let vocab = slicescope_core::phrases::Vocabulary::new(v.phrases, v.embeddings, v.dim)
+            .with_context(|| format!("the vocabulary of view '{view}' ({file})"))?;
+        vocabularies.insert(view.clone(), vocab);
+    }
     let load_seconds = t0.elapsed().as_secs_f64();
     drop(spinner);
 
@@ -116,6 +124,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         &frame,
         &attributes,
         &views,
+        &vocabularies,
         &config,
         Some(a.data.display().to_string()),
         &observer,

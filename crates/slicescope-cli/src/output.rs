@@ -213,6 +213,25 @@ pub fn print_summary(out: &mut impl Write, r: &ScanResult, top: usize) -> Result
                 "  ({hidden} slice(s) with exactly the same rows as a higher-ranked one and a longer rule not shown; see the JSON's equivalent_to)"
             )?;
         }
+        let described: Vec<_> = r
+            .slices
+            .iter()
+            .take(top)
+            .filter(|s| s.equivalent_to.is_none())
+            .filter_map(|s| s.explanation.as_ref().map(|e| (s.rank, e)))
+            .collect();
+        if !described.is_empty() {
+            writeln!(out, "In words:")?;
+            for (rank, e) in described {
+                let flags = e.flags.raised();
+                let flags = if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", flags.join(", "))
+                };
+                writeln!(out, "{rank:>3}  {}{flags}", e.summary)?;
+            }
+        }
     }
     for n in &r.notes {
         writeln!(out, "note: {n}")?;

@@ -121,12 +121,32 @@ fn embedding_slicers_recover_a_planted_cluster() {
         .iter()
         .map(|m| m.as_u64().unwrap())
         .collect();
+    // It holds (nearly) the whole blob, and mostly the blob: each slicer
+    // finds it on half of the rows (held-out testing), so its cut on the
+    // other half is looser than a fit on all rows would be.
     let inter = members.iter().filter(|&&m| m < 150).count() as f64;
-    let jaccard = inter / (members.len() as f64 + 150.0 - inter);
+    let (recall, precision) = (inter / 150.0, inter / members.len() as f64);
     assert!(
-        jaccard >= 0.7,
-        "Jaccard {jaccard} with the planted blob; top slice {top}"
+        recall >= 0.95 && precision >= 0.6,
+        "recall {recall}, precision {precision} of the planted blob; top slice {top}"
     );
+    // Described: no attribute explains it (the attribute is random), and
+    // the sentence says so; the flags carry their evidence.
+    let summary = top["summary"].as_str().unwrap();
+    assert!(summary.contains("no attribute rule"), "{summary}");
+    assert!(top["attribute_rule"]["f1"].as_f64().unwrap() < 0.5);
+    assert_eq!(top["outcome"]["kind"], "confusion");
+    assert!(top["flags"]["under_covered"]["evidence"].is_string());
+    assert_eq!(top["flags"]["label_noise"]["flagged"], false);
+    let typical: Vec<u64> = top["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "typical")
+        .map(|e| e["row"].as_u64().unwrap())
+        .collect();
+    assert!(!typical.is_empty());
+    assert!(typical.iter().all(|&r| r < 150), "typical rows {typical:?}");
     // Several slicers agree on it: merged into one slice.
     let found_by = top["found_by"].as_array().unwrap();
     assert!(found_by.len() >= 2, "{found_by:?}");

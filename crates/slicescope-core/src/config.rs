@@ -101,6 +101,45 @@ impl Default for Output {
     }
 }
 
+/// How the p-values of embedding slices are obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmbeddingTesting {
+    /// Cross-fitting: the rows are split in two halves (seeded); every
+    /// embedding slicer runs on each half, and each candidate is tested on
+    /// the half it was not found on. The p-values are honest; discovery sees
+    /// half of the rows at a time.
+    #[default]
+    HeldOut,
+    /// Find and test on the same rows (all of them): more rows for
+    /// discovery, but the p-values are optimistic (the slice was chosen
+    /// because it looks bad on exactly these rows).
+    SameRows,
+}
+
+/// `[testing]`: multiple testing and what the report shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Testing {
+    /// How embedding slices are tested (default `held-out`).
+    pub embedding: EmbeddingTesting,
+    /// False-discovery threshold on the q-values (default 0.05).
+    pub fdr: f64,
+    /// Report every slice, also those with q ≥ `fdr` (default false:
+    /// they are counted in a note, not listed).
+    pub show_all: bool,
+}
+
+impl Default for Testing {
+    fn default() -> Self {
+        Testing {
+            embedding: EmbeddingTesting::HeldOut,
+            fdr: 0.05,
+            show_all: false,
+        }
+    }
+}
+
 /// How reported slices are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -133,6 +172,10 @@ pub struct ViewsConfig {
     /// Views whose rows are L2-normalised before centring (cosine
     /// geometry: CLIP, sentence embeddings).
     pub normalize: Vec<String>,
+    /// Phrase vocabularies: view name → a Parquet file (`phrase`,
+    /// `embedding`) or `.npz` (`phrases`, `embeddings`) whose embeddings
+    /// live in the same space as the view (docs/phrases.md).
+    pub vocab: BTreeMap<String, String>,
 }
 
 impl Default for ViewsConfig {
@@ -140,6 +183,7 @@ impl Default for ViewsConfig {
         ViewsConfig {
             max_dim: 128,
             normalize: Vec::new(),
+            vocab: BTreeMap::new(),
         }
     }
 }
@@ -168,6 +212,12 @@ pub struct Config {
     pub direction: DirectionParams,
     /// Outputs.
     pub output: Output,
+    /// Multiple testing and filtering.
+    pub testing: Testing,
+    /// How slices are described.
+    pub describe: crate::explain::DescribeParams,
+    /// The diagnosis flags.
+    pub diagnose: crate::diagnose::DiagnoseParams,
     /// Seed for every randomised step (none in the lattice search, which is
     /// deterministic).
     pub seed: u64,
@@ -391,6 +441,26 @@ impl Config {
             return Err(Error::param(
                 "merge_jaccard",
                 format!("must be in (0, 1], got {}", self.output.merge_jaccard),
+            ));
+        }
+        for v in self.views.vocab.keys() {
+            if !self.columns.views.contains_key(v) {
+                let names: Vec<String> = self.columns.views.keys().cloned().collect();
+                return Err(Error::param(
+                    "views.vocab",
+                    format!(
+                        "a vocabulary was given for view '{v}', which is not one of the views ({})",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        self.describe.validate()?;
+        self.diagnose.validate()?;
+        if !(self.testing.fdr > 0.0 && self.testing.fdr <= 1.0) {
+            return Err(Error::param(
+                "testing.fdr",
+                format!("must be in (0, 1], got {}", self.testing.fdr),
             ));
         }
         if self.views.max_dim == 0 {

@@ -19,6 +19,9 @@ pub mod stats;
 
 pub use config::Config;
 pub use scan::{scan, ScanResult};
+pub mod describe;
+pub mod diagnose;
+pub mod explain;
 pub mod merge;
 pub mod phrases;
 pub mod rng;

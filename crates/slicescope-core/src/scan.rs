@@ -8,21 +8,24 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::attributes::{encode, EncodeParams, Predicate};
-use crate::config::{Config, RankBy, ViewsConfig, EMBEDDING_SLICERS};
+use crate::config::{Config, EmbeddingTesting, RankBy, Testing, ViewsConfig, EMBEDDING_SLICERS};
+use crate::describe::AttributeIndex;
 use crate::error::{Error, Result};
+use crate::explain::{self, Explanation};
 use crate::frame::{ColumnData, Frame};
 use crate::lattice::{self, LatticeInput, LatticeParams, LevelStats, Observer};
 use crate::merge;
 use crate::outcome::{self, Task};
+use crate::phrases::{ProjectedVocabulary, Vocabulary};
 use crate::slicers::direction::{DirectionParams, DirectionSlicer};
 use crate::slicers::mixture::{MixtureParams, MixtureSlicer};
 use crate::slicers::spotlight::{SpotlightParams, SpotlightSlicer};
-use crate::slicers::{Definition, EmbeddingInput, EmbeddingSlicer};
+use crate::slicers::{apply_many, Definition, EmbeddingInput, EmbeddingSlicer, Labels, RowSubset};
 use crate::stats::{self, benjamini_hochberg, LogFactorials, SignalKind, SliceStats, Sums};
 use crate::views::{prepare_view, ReducedView, ViewParams};
 
 /// Version of the JSON result schema (semver: a major bump breaks readers).
-pub const SCHEMA_VERSION: &str = "2.0.0";
+pub const SCHEMA_VERSION: &str = "2.1.0";
 
 /// An embedding view: one vector per row.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +143,12 @@ pub struct Parameters {
     pub merge_jaccard: f64,
     /// Order of the list.
     pub rank_by: RankBy,
+    /// Multiple testing and filtering.
+    pub testing: Testing,
+    /// How slices are described.
+    pub describe: crate::explain::DescribeParams,
+    /// The diagnosis flags.
+    pub diagnose: crate::diagnose::DiagnoseParams,
     /// Seed.
     pub seed: u64,
 }
@@ -215,6 +224,10 @@ pub struct Slice {
     /// The id of a higher-ranked slice with exactly the same rows (this
     /// rule is an equivalent, longer description of it), if any.
     pub equivalent_to: Option<String>,
+    /// Description and diagnosis (summary sentence, attribute rule,
+    /// enriched values, outcome, examples, phrases, flags).
+    #[serde(flatten)]
+    pub explanation: Option<Explanation>,
 }
 
 /// Timings in seconds.
@@ -377,6 +390,7 @@ pub fn scan(
     frame: &Frame,
     attributes: &[String],
     views: &[View],
+    vocabularies: &BTreeMap<String, Vocabulary>,
     config: &Config,
     input_path: Option<String>,
     observer: &dyn Observer,
@@ -428,7 +442,7 @@ pub fn scan(
         .cloned()
         .collect();
     // Views: centre, normalise, PCA (only when an embedding slicer runs).
-    let reduced: Vec<ReducedView> = if embedding.is_empty() {
+    let reduced: Vec<ReducedView> = if views.is_empty() {
         Vec::new()
     } else {
         views
@@ -515,31 +529,84 @@ pub fn scan(
             .collect();
         found.extend(lat_found);
     }
-    // Embedding slicers: every (view, slicer) pair, in parallel.
+    // Embedding slicers: every (view, slicer) pair — and, when testing on
+    // held-out rows, every half — in parallel.
+    let held_out = config.testing.embedding == EmbeddingTesting::HeldOut;
+    // Held-out: per row, the half it belongs to; the rows of each half; and
+    // each half's own totals.
+    let (half_of, halves) = if held_out {
+        split_halves(n, config.seed)
+    } else {
+        (Vec::new(), vec![(0..n as u32).collect::<Vec<u32>>()])
+    };
+    let half_totals: Vec<Sums> = halves
+        .iter()
+        .map(|rows| {
+            let mut t = Sums::default();
+            for &r in rows {
+                t.add(
+                    out.errors[r as usize],
+                    weights.map_or(1.0, |w| w[r as usize]),
+                );
+            }
+            t
+        })
+        .collect();
     if !embedding.is_empty() && total.err > 0.0 {
-        let pairs: Vec<(usize, usize)> = (0..reduced.len())
+        let labels = out.classes.as_ref().map(|c| Labels {
+            names: &c.names,
+            label: &c.label,
+        });
+        let jobs: Vec<(usize, usize, usize)> = (0..reduced.len())
             .flat_map(|v| (0..embedding.len()).map(move |s| (v, s)))
+            .flat_map(|(v, s)| (0..halves.len()).map(move |h| (v, s, h)))
             .collect();
-        let results: Vec<Result<Vec<crate::slicers::Candidate>>> = pairs
+        let results: Vec<Result<Vec<(crate::slicers::Candidate, usize)>>> = jobs
             .par_iter()
-            .map(|&(v, s)| {
+            .map(|&(v, s, h)| {
                 if observer.cancelled() {
                     return Err(Error::Interrupted);
                 }
-                let input = EmbeddingInput {
+                let seed = config.seed ^ ((v as u64) << 32 | s as u64) ^ ((h as u64) << 48);
+                let full = EmbeddingInput {
                     view: &reduced[v],
                     errors: &out.errors,
                     binary: out.binary,
                     weights,
                     classes: out.classes.as_ref(),
-                    seed: config.seed ^ ((v as u64) << 32 | s as u64),
+                    seed,
                 };
-                embedding[s].fit(&input)
+                if !held_out {
+                    return Ok(embedding[s]
+                        .fit(&full)?
+                        .into_iter()
+                        .map(|c| (c, h))
+                        .collect());
+                }
+                // Fit on one half; score and test every row through the
+                // candidate's definition.
+                let subset = RowSubset::new(&full, &halves[h]);
+                let cands = embedding[s].fit(&subset.input(out.binary, seed))?;
+                let defs: Vec<&Definition> = cands.iter().map(|c| &c.definition).collect();
+                let applied = apply_many(&defs, &reduced[v], labels)?;
+                Ok(cands
+                    .into_iter()
+                    .zip(applied)
+                    .map(|(mut c, a)| {
+                        c.members = a.members;
+                        c.membership = a.scores;
+                        c.detail.push_str(&format!(
+                            "; found on half {} of 2, tested on the other",
+                            h + 1
+                        ));
+                        (c, h)
+                    })
+                    .collect())
             })
             .collect();
         let mut dropped = 0usize;
-        for (r, &(v, _)) in results.into_iter().zip(&pairs) {
-            for c in r? {
+        for (r, &(v, _, _)) in results.into_iter().zip(&jobs) {
+            for (c, h) in r? {
                 // A mixture component whose members are not concentrated
                 // in the view is a confusion cell (e.g. all "cat predicted
                 // as dog" rows), not a region of the view: drop it.
@@ -566,8 +633,28 @@ pub fn scan(
                         .total_cmp(&c.membership[a as usize])
                         .then(a.cmp(&b))
                 });
+                let p = if held_out {
+                    // Test on the half the slicer did not see.
+                    let other = 1 - h;
+                    let mut held = Sums::default();
+                    for &m in &c.members {
+                        if half_of[m as usize] as usize == other {
+                            held.add(
+                                out.errors[m as usize],
+                                weights.map_or(1.0, |w| w[m as usize]),
+                            );
+                        }
+                    }
+                    if held.count == 0 {
+                        1.0
+                    } else {
+                        stats::p_value(&held, &half_totals[other], kind, &lf)
+                    }
+                } else {
+                    p_of(&sums)
+                };
                 let hypothesis = p_values.len();
-                p_values.push(p_of(&sums));
+                p_values.push(p);
                 found.push(Found {
                     description: format!("{} in view '{}': {}", c.slicer, c.view, c.detail),
                     slicer: c.slicer,
@@ -680,7 +767,24 @@ pub fn scan(
             score: Some(f.score),
             members: Some(f.order),
             equivalent_to: None,
+            explanation: None,
         });
+    }
+    // Hide the slices that fail the false-discovery threshold.
+    if !config.testing.show_all {
+        let fdr = config.testing.fdr;
+        let before = slices.len();
+        let keep: Vec<bool> = slices.iter().map(|s| s.stats.q_value < fdr).collect();
+        let mut it = keep.iter();
+        slices.retain(|_| *it.next().unwrap_or(&false));
+        let mut it = keep.iter();
+        membership.retain(|_| *it.next().unwrap_or(&false));
+        let hidden = before - slices.len();
+        if hidden > 0 {
+            notes.push(format!(
+                "{hidden} slice(s) with q ≥ {fdr} (not significant after the false-discovery adjustment) are not listed; --show-all lists them"
+            ));
+        }
     }
     for (i, s) in slices.iter_mut().enumerate() {
         s.rank = i + 1;
@@ -700,6 +804,76 @@ pub fn scan(
         if let Some(j) = hit {
             slices[i].equivalent_to = Some(slices[j].id.clone());
         }
+    }
+    // Describe and diagnose every listed slice.
+    let projected: Vec<ProjectedVocabulary> = vocabularies
+        .iter()
+        .map(|(view, vocab)| {
+            let r = reduced.iter().find(|r| &r.name == view).ok_or_else(|| {
+                Error::param(
+                    "views.vocab",
+                    format!("a vocabulary was given for view '{view}', which is not loaded"),
+                )
+            })?;
+            ProjectedVocabulary::new(vocab, r)
+        })
+        .collect::<Result<_>>()?;
+    let display: Vec<&crate::frame::Column> = config
+        .columns
+        .display
+        .iter()
+        .map(|c| frame.require(c, "display"))
+        .collect::<Result<_>>()?;
+    let index = if enc.attributes.is_empty() {
+        None
+    } else {
+        Some(AttributeIndex::new(&enc, n, weights)?)
+    };
+    let lf_describe = LogFactorials::new(total.count);
+    let ctx = explain::Context {
+        n,
+        weights,
+        errors: &out.errors,
+        binary: out.binary,
+        metric: &out.metric,
+        classes: out.classes.as_ref(),
+        confidence: out.confidence.as_deref(),
+        index,
+        encoded: &enc,
+        views: &reduced,
+        vocab: &projected,
+        display,
+        describe: &config.describe,
+        diagnose: &config.diagnose,
+        log_fact: &lf_describe,
+        total_weight: total.weight,
+        seed: config.seed,
+    };
+    let explanations: Vec<Explanation> = slices
+        .par_iter()
+        .zip(membership.par_iter())
+        .map(|(sl, m)| {
+            let mut members = sl.members.clone().unwrap_or_default();
+            members.sort_unstable();
+            let (scores, threshold) = match &sl.definition {
+                Some(Definition::Kernel { threshold, .. })
+                | Some(Definition::Gaussian { threshold, .. }) => {
+                    (Some(m.as_slice()), Some(*threshold))
+                }
+                Some(Definition::Halfspace { .. }) => (Some(m.as_slice()), Some(0.0)),
+                None => (None, None),
+            };
+            ctx.explain(&explain::SliceInput {
+                members: &members,
+                membership: scores,
+                threshold,
+                view: sl.view.as_deref(),
+                stats: &sl.stats,
+            })
+        })
+        .collect::<Result<_>>()?;
+    for (sl, e) in slices.iter_mut().zip(explanations) {
+        sl.explanation = Some(e);
     }
     if !config.output.members {
         slices.iter_mut().for_each(|s| s.members = None);
@@ -771,15 +945,25 @@ pub fn scan(
             direction: config.direction.clone(),
             merge_jaccard: config.output.merge_jaccard,
             rank_by: config.output.rank_by,
+            testing: config.testing.clone(),
+            describe: config.describe.clone(),
+            diagnose: config.diagnose.clone(),
             seed: config.seed,
         },
         search: SearchInfo {
             hypotheses: p_values.len(),
             lattice_levels,
             multiple_testing: format!(
-                "Benjamini–Hochberg over {} hypotheses: every slice whose statistics the lattice search computed with size ≥ σ (pruned slices were never tested and are not counted){}. Embedding slices are tested on the same rows they were found on, so their q-values are optimistic",
+                "Benjamini–Hochberg over {} hypotheses: every slice whose statistics the lattice search computed with size ≥ σ (pruned slices were never tested and are not counted){}{}; slices with q ≥ {} are {}",
                 p_values.len(),
-                if embedding_names.is_empty() { String::new() } else { format!(", plus every candidate of the {} slicer(s)", embedding_names.join(", ")) }
+                if embedding_names.is_empty() { String::new() } else { format!(", plus every candidate of the {} slicer(s)", embedding_names.join(", ")) },
+                match (embedding_names.is_empty(), held_out) {
+                    (true, _) => "",
+                    (false, true) => ". Embedding slices are found on one half of the rows (seeded split) and their p-value comes from the other half (held-out test); size, error rate and interval are on all rows",
+                    (false, false) => ". Embedding slices are tested on the same rows they were found on (testing.embedding = same-rows), so their p- and q-values are optimistic",
+                },
+                config.testing.fdr,
+                if config.testing.show_all { "listed anyway (show_all)" } else { "not listed" },
             ),
         },
         slices,
@@ -793,6 +977,24 @@ pub fn scan(
         },
         membership,
     })
+}
+
+/// A seeded split of `n` rows into two halves of sizes ⌈n/2⌉ and ⌊n/2⌋:
+/// per row its half (0 or 1), and the rows of each half, ascending.
+fn split_halves(n: usize, seed: u64) -> (Vec<u8>, Vec<Vec<u32>>) {
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    crate::rng::Rng::new(seed)
+        .fork(0x4A1F_0C7E)
+        .shuffle(&mut order);
+    let mut half_of = vec![0u8; n];
+    for &r in &order[n.div_ceil(2)..] {
+        half_of[r as usize] = 1;
+    }
+    let mut halves = vec![Vec::new(), Vec::new()];
+    for (r, &h) in half_of.iter().enumerate() {
+        halves[h as usize].push(r as u32);
+    }
+    (half_of, halves)
 }
 
 /// Which columns of the table a scan needs to read.

@@ -54,9 +54,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::outcome::Classes;
 use crate::rng::Rng;
-use crate::slicers::{Candidate, Definition, EmbeddingInput, EmbeddingSlicer};
+use crate::slicers::{Candidate, Definition, EmbeddingInput, EmbeddingSlicer, RowSubset};
 use crate::views::ReducedView;
 
 /// Parameters of the mixture slicer.
@@ -116,10 +115,11 @@ pub struct MixtureParams {
     /// matrix does not.
     pub member_threshold: f64,
     /// EM runs on a seeded uniform sample of at most this many rows
-    /// (default 200,000; 0 = every row); membership, ranking and the
+    /// (default 100,000; 0 = every row); membership, ranking and the
     /// statistics then use every row. The fitted parameters are sums over
-    /// rows, so a sample of 200k estimates 25 components × 128 dimensions
-    /// closely while cutting the EM's cost on large sets five-fold at 1M.
+    /// rows, so 100k rows (4,000 per component on average) estimate 25
+    /// components × 128 dimensions closely, while the EM's cost stops
+    /// growing with the number of rows.
     pub fit_rows: usize,
 }
 
@@ -137,7 +137,7 @@ impl Default for MixtureParams {
             reg_covar: 1e-3,
             min_size: 0.005,
             member_threshold: 0.5,
-            fit_rows: 200_000,
+            fit_rows: 100_000,
         }
     }
 }
@@ -225,8 +225,8 @@ impl EmbeddingSlicer for MixtureSlicer {
         }
         let params = &self.params;
         let root = Rng::new(input.seed);
-        let sample = Sample::draw(input, params.fit_rows, &mut root.fork(0x005A_3F1E));
-        let sample_input = sample.as_ref().map(|s| s.input(input));
+        let sample = draw_sample(input, params.fit_rows, &mut root.fork(0x005A_3F1E));
+        let sample_input = sample.as_ref().map(|s| s.input(input.binary, input.seed));
         let fit_data = match &sample_input {
             Some(si) => Data::new(si, params)?,
             None => Data::new(input, params)?,
@@ -267,72 +267,24 @@ const SEED_SAMPLE: usize = 20_000;
 /// Rows of one cell sampled for k-means++ seeding within the cell.
 const CELL_SAMPLE: usize = 4_096;
 
-/// A seeded uniform sample of the rows (without replacement, in row
-/// order) with its own copies of what the EM reads.
-struct Sample {
-    view: ReducedView,
-    errors: Vec<f64>,
-    weights: Option<Vec<f64>>,
-    classes: Option<Classes>,
-}
-
-impl Sample {
-    /// `None` when every row is used (`max_rows` is 0 or at least n).
-    fn draw(input: &EmbeddingInput<'_>, max_rows: usize, rng: &mut Rng) -> Option<Sample> {
-        let n = input.n_rows();
-        if max_rows == 0 || max_rows >= n {
-            return None;
-        }
-        // Selection sampling (Knuth's algorithm S): rows in order, exactly
-        // `max_rows` of them.
-        let mut rows = Vec::with_capacity(max_rows);
-        for i in 0..n {
-            let left = (n - i) as f64;
-            let need = (max_rows - rows.len()) as f64;
-            if rng.uniform() * left < need {
-                rows.push(i);
-            }
-        }
-        let v = input.view;
-        let d = v.dim;
-        let mut data = Vec::with_capacity(rows.len() * d);
-        for &i in &rows {
-            data.extend_from_slice(v.row(i));
-        }
-        let view = ReducedView {
-            name: v.name.clone(),
-            source: v.source.clone(),
-            dim_in: v.dim_in,
-            dim: d,
-            normalized: v.normalized,
-            mean: Vec::new(),
-            axes: Vec::new(),
-            explained_variance: Vec::new(),
-            explained_ratio: v.explained_ratio,
-            data,
-        };
-        Some(Sample {
-            view,
-            errors: rows.iter().map(|&i| input.errors[i]).collect(),
-            weights: input.weights.map(|w| rows.iter().map(|&i| w[i]).collect()),
-            classes: input.classes.map(|c| Classes {
-                names: c.names.clone(),
-                label: rows.iter().map(|&i| c.label[i]).collect(),
-                pred: rows.iter().map(|&i| c.pred[i]).collect(),
-            }),
-        })
+/// A seeded uniform sample of `max_rows` rows (without replacement, in
+/// row order); `None` when every row is used (`max_rows` is 0 or ≥ n).
+fn draw_sample(input: &EmbeddingInput<'_>, max_rows: usize, rng: &mut Rng) -> Option<RowSubset> {
+    let n = input.n_rows();
+    if max_rows == 0 || max_rows >= n {
+        return None;
     }
-
-    fn input<'a>(&'a self, full: &EmbeddingInput<'_>) -> EmbeddingInput<'a> {
-        EmbeddingInput {
-            view: &self.view,
-            errors: &self.errors,
-            binary: full.binary,
-            weights: self.weights.as_deref(),
-            classes: self.classes.as_ref(),
-            seed: full.seed,
+    // Selection sampling (Knuth's algorithm S): rows in order, exactly
+    // `max_rows` of them.
+    let mut rows = Vec::with_capacity(max_rows);
+    for i in 0..n {
+        let left = (n - i) as f64;
+        let need = (max_rows - rows.len()) as f64;
+        if rng.uniform() * left < need {
+            rows.push(i as u32);
         }
     }
+    Some(RowSubset::new(input, &rows))
 }
 
 /// The rows as the EM sees them.
@@ -1303,6 +1255,85 @@ fn run_em(data: &Data, params: &MixtureParams, assign: &[u32], k0: usize) -> Res
     })
 }
 
+/// A stored mixture (the parameters of a [`Definition::Gaussian`]).
+pub(crate) struct StoredMixture<'a> {
+    /// log π per component.
+    pub log_weights: &'a [f32],
+    /// Means, `k × dim`.
+    pub means: &'a [f32],
+    /// Variances, `k × dim`, all > 0.
+    pub variances: &'a [f32],
+    /// The weighted label term, class-major `classes × k`, and each row's
+    /// class index into it (`None`: a class the mixture does not know,
+    /// which gets no label term).
+    pub label: Option<(&'a [f32], Vec<Option<u32>>)>,
+}
+
+/// Posteriors of every row of `view` under a stored mixture,
+/// component-major `k × n`: the same blocked single-precision E-step the
+/// slicer uses.
+pub(crate) fn stored_posteriors(m: &StoredMixture<'_>, view: &ReducedView) -> Vec<f32> {
+    let k = m.log_weights.len();
+    let d = view.dim;
+    let n = view.n_rows();
+    let ln2pi = (2.0 * std::f64::consts::PI).ln();
+    let mut a = vec![0f32; d * k];
+    let mut b = vec![0f32; d * k];
+    let mut cst: Vec<f64> = m.log_weights.iter().map(|&x| f64::from(x)).collect();
+    for s in 0..k {
+        let mut c = 0.0;
+        for j in 0..d {
+            let (mu, v) = (
+                f64::from(m.means[s * d + j]),
+                f64::from(m.variances[s * d + j]),
+            );
+            a[j * k + s] = (-0.5 / v) as f32;
+            b[j * k + s] = (mu / v) as f32;
+            c += mu * mu / v + ln2pi + v.ln();
+        }
+        cst[s] -= 0.5 * c;
+    }
+    // Unknown classes map to an extra all-zero row of the label table.
+    let (label_tab, label_idx, n_classes) = match &m.label {
+        Some((tab, idx)) => {
+            let nc = tab.len() / k.max(1);
+            let mut t = tab.to_vec();
+            t.extend(std::iter::repeat_n(0.0, k));
+            let li: Vec<u32> = idx.iter().map(|c| c.unwrap_or(nc as u32)).collect();
+            (t, Some(li), nc + 1)
+        }
+        None => (Vec::new(), None, 0),
+    };
+    let zeros = vec![0f64; n];
+    let data = Data {
+        z: &view.data,
+        n,
+        d,
+        w: None,
+        e: &zeros,
+        t: zeros.clone(),
+        binary: true,
+        label: label_idx.as_deref(),
+        pred: None,
+        n_classes,
+        use_error: false,
+        wsum: n as f64,
+        alpha: 0.5,
+        reg: 0.0,
+        err_var: 1.0,
+    };
+    let prep = Prepared {
+        k,
+        a,
+        b,
+        cst,
+        label_tab,
+        pred_tab: Vec::new(),
+        err: ErrTab::None,
+    };
+    posteriors(&data, &prep)
+}
+
 /// Posterior of every row and component, component-major `k × n`.
 fn posteriors(data: &Data, prep: &Prepared) -> Vec<f32> {
     let k = prep.k;
@@ -1655,6 +1686,7 @@ fn rank(
 mod tests {
     use super::*;
     use crate::merge::jaccard;
+    use crate::outcome::Classes;
 
     fn view(data: Vec<f32>, d: usize) -> ReducedView {
         ReducedView {

@@ -5,8 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::outcome::Classes;
 use crate::views::ReducedView;
@@ -35,6 +33,63 @@ impl EmbeddingInput<'_> {
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.errors.len()
+    }
+}
+
+/// Some rows of an [`EmbeddingInput`], with their own copies of what the
+/// slicers read (the reduced rows, errors, weights, classes).
+pub struct RowSubset {
+    /// The rows, indices into the full input.
+    pub rows: Vec<u32>,
+    view: ReducedView,
+    errors: Vec<f64>,
+    weights: Option<Vec<f64>>,
+    classes: Option<Classes>,
+}
+
+impl RowSubset {
+    /// Copy `rows` (indices into `input`, each < n) out of `input`.
+    pub fn new(input: &EmbeddingInput<'_>, rows: &[u32]) -> RowSubset {
+        let v = input.view;
+        let mut data = Vec::with_capacity(rows.len() * v.dim);
+        for &i in rows {
+            data.extend_from_slice(v.row(i as usize));
+        }
+        let pick = |x: &[f64]| rows.iter().map(|&i| x[i as usize]).collect::<Vec<f64>>();
+        RowSubset {
+            rows: rows.to_vec(),
+            view: ReducedView {
+                name: v.name.clone(),
+                source: v.source.clone(),
+                dim_in: v.dim_in,
+                dim: v.dim,
+                normalized: v.normalized,
+                mean: Vec::new(),
+                axes: Vec::new(),
+                explained_variance: Vec::new(),
+                explained_ratio: v.explained_ratio,
+                data,
+            },
+            errors: pick(input.errors),
+            weights: input.weights.map(pick),
+            classes: input.classes.map(|c| Classes {
+                names: c.names.clone(),
+                label: rows.iter().map(|&i| c.label[i as usize]).collect(),
+                pred: rows.iter().map(|&i| c.pred[i as usize]).collect(),
+            }),
+        }
+    }
+
+    /// The subset as a slicer input.
+    pub fn input(&self, binary: bool, seed: u64) -> EmbeddingInput<'_> {
+        EmbeddingInput {
+            view: &self.view,
+            errors: &self.errors,
+            binary,
+            weights: self.weights.as_deref(),
+            classes: self.classes.as_ref(),
+            seed,
+        }
     }
 }
 
@@ -206,104 +261,164 @@ impl Definition {
             }
             Definition::Gaussian {
                 component,
-                log_weights,
-                means,
-                variances,
                 threshold,
-                label_log_probs,
-                class_names,
                 ..
             } => {
-                let k = log_weights.len();
-                if *component >= k || means.len() != k * d || variances.len() != k * d {
-                    return Err(Error::ShapeMismatch(format!(
-                        "the mixture definition has {k} components, {} means and {} variances, which does not fit view '{}' ({d} dimensions) and component {component}",
-                        means.len(),
-                        variances.len(),
-                        view.name
-                    )));
-                }
-                if variances.iter().any(|v| !(*v > 0.0)) {
-                    return Err(Error::InvalidInput(
-                        "the mixture definition has a variance ≤ 0".into(),
-                    ));
-                }
-                // Label term per row: map the labels' names onto the
-                // definition's classes (an unknown class gets no term).
-                let label_term: Option<(Vec<Option<usize>>, &Vec<f32>, &[u32])> = match (
-                    label_log_probs,
-                    class_names,
-                ) {
-                    (Some(tab), Some(names)) => {
-                        let l = labels.ok_or_else(|| {
-                                Error::InvalidInput(
-                                    "this mixture slice's membership uses the label: applying it needs the labels".into(),
-                                )
-                            })?;
-                        if tab.len() != names.len() * k {
-                            return Err(Error::ShapeMismatch(format!(
-                                "the label term has {} values for {} classes × {k} components",
-                                tab.len(),
-                                names.len()
-                            )));
-                        }
-                        let map = l
-                            .names
-                            .iter()
-                            .map(|x| names.iter().position(|y| y == x))
-                            .collect();
-                        Some((map, tab, l.label))
-                    }
-                    _ => None,
-                };
-                let ln2pi = (2.0 * std::f64::consts::PI).ln();
-                let inv: Vec<f64> = variances.iter().map(|&v| 1.0 / f64::from(v)).collect();
-                let cst: Vec<f64> = (0..k)
-                    .map(|s| {
-                        f64::from(log_weights[s])
-                            - 0.5
-                                * variances[s * d..(s + 1) * d]
-                                    .iter()
-                                    .map(|&v| ln2pi + f64::from(v).ln())
-                                    .sum::<f64>()
-                    })
-                    .collect();
-                let scores: Vec<f32> = (0..n)
-                    .into_par_iter()
-                    .map_init(
-                        || vec![0f64; k],
-                        |lj, i| {
-                            let z = view.row(i);
-                            for (s, l) in lj.iter_mut().enumerate() {
-                                let mu = &means[s * d..(s + 1) * d];
-                                let iv = &inv[s * d..(s + 1) * d];
-                                let q: f64 = z
-                                    .iter()
-                                    .zip(mu)
-                                    .zip(iv)
-                                    .map(|((&x, &m), &iv)| {
-                                        let t = f64::from(x) - f64::from(m);
-                                        t * t * iv
-                                    })
-                                    .sum();
-                                *l = cst[s] - 0.5 * q;
-                                if let Some((map, tab, lab)) = &label_term {
-                                    if let Some(c) = map[lab[i] as usize] {
-                                        *l += f64::from(tab[c * k + s]);
-                                    }
-                                }
-                            }
-                            let mx = lj.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                            let sum: f64 = lj.iter().map(|&l| (l - mx).exp()).sum();
-                            ((lj[*component] - mx).exp() / sum) as f32
-                        },
-                    )
-                    .collect();
+                check_gaussian(self, view)?;
+                let posts = gaussian_posteriors(self, view, labels)?;
+                let scores = posts[*component * n..(*component + 1) * n].to_vec();
                 let members = members_at(&scores, *threshold);
                 Ok(Applied { scores, members })
             }
         }
     }
+}
+
+/// Apply several definitions to the same view: like [`Definition::apply`]
+/// for each, but mixture definitions that share their parameters (the
+/// components of one fit) compute the posteriors once.
+pub fn apply_many(
+    defs: &[&Definition],
+    view: &ReducedView,
+    labels: Option<Labels<'_>>,
+) -> Result<Vec<Applied>> {
+    let mut cache: Vec<(&Definition, Vec<f32>)> = Vec::new();
+    let mut out = Vec::with_capacity(defs.len());
+    for &def in defs {
+        let Definition::Gaussian {
+            component,
+            threshold,
+            ..
+        } = def
+        else {
+            out.push(def.apply(view, labels)?);
+            continue;
+        };
+        let n = view.n_rows();
+        let hit = cache.iter().position(|(d, _)| same_mixture(d, def));
+        let idx = match hit {
+            Some(i) => i,
+            None => {
+                check_gaussian(def, view)?;
+                cache.push((def, gaussian_posteriors(def, view, labels)?));
+                cache.len() - 1
+            }
+        };
+        let scores = cache[idx].1[*component * n..(*component + 1) * n].to_vec();
+        let members = members_at(&scores, *threshold);
+        out.push(Applied { scores, members });
+    }
+    Ok(out)
+}
+
+/// Check a gaussian definition's shapes against the view.
+fn check_gaussian(def: &Definition, view: &ReducedView) -> Result<()> {
+    let Definition::Gaussian {
+        component,
+        log_weights,
+        means,
+        variances,
+        ..
+    } = def
+    else {
+        return Ok(());
+    };
+    let (k, d) = (log_weights.len(), view.dim);
+    if *component >= k || means.len() != k * d || variances.len() != k * d {
+        return Err(Error::ShapeMismatch(format!(
+            "the mixture definition has {k} components, {} means and {} variances, which does not fit view '{}' ({d} dimensions) and component {component}",
+            means.len(),
+            variances.len(),
+            view.name
+        )));
+    }
+    if variances.iter().any(|v| v.is_nan() || *v <= 0.0) {
+        return Err(Error::InvalidInput(
+            "the mixture definition has a variance ≤ 0".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Two gaussian definitions from the same fit (every parameter equal).
+fn same_mixture(a: &Definition, b: &Definition) -> bool {
+    match (a, b) {
+        (
+            Definition::Gaussian {
+                log_weights: w1,
+                means: m1,
+                variances: v1,
+                label_log_probs: l1,
+                class_names: c1,
+                ..
+            },
+            Definition::Gaussian {
+                log_weights: w2,
+                means: m2,
+                variances: v2,
+                label_log_probs: l2,
+                class_names: c2,
+                ..
+            },
+        ) => w1 == w2 && m1 == m2 && v1 == v2 && l1 == l2 && c1 == c2,
+        _ => false,
+    }
+}
+
+/// Every component's posterior (component-major `k × n`) of a gaussian
+/// definition on the rows of `view`; shapes are checked by the caller.
+fn gaussian_posteriors(
+    def: &Definition,
+    view: &ReducedView,
+    labels: Option<Labels<'_>>,
+) -> Result<Vec<f32>> {
+    let Definition::Gaussian {
+        log_weights,
+        means,
+        variances,
+        label_log_probs,
+        class_names,
+        ..
+    } = def
+    else {
+        return Err(Error::InvalidInput("not a mixture definition".into()));
+    };
+    let label = match (label_log_probs, class_names) {
+        (Some(tab), Some(names)) => {
+            let l = labels.ok_or_else(|| {
+                Error::InvalidInput(
+                    "this mixture slice's membership uses the label: applying it needs the labels"
+                        .into(),
+                )
+            })?;
+            if tab.len() != names.len() * log_weights.len() {
+                return Err(Error::ShapeMismatch(format!(
+                    "the label term has {} values for {} classes × {} components",
+                    tab.len(),
+                    names.len(),
+                    log_weights.len()
+                )));
+            }
+            // Map the labels' names onto the definition's classes.
+            let map: Vec<Option<u32>> = l
+                .names
+                .iter()
+                .map(|x| names.iter().position(|y| y == x).map(|p| p as u32))
+                .collect();
+            let idx = l.label.iter().map(|&c| map[c as usize]).collect();
+            Some((tab.as_slice(), idx))
+        }
+        _ => None,
+    };
+    Ok(mixture::stored_posteriors(
+        &mixture::StoredMixture {
+            log_weights,
+            means,
+            variances,
+            label,
+        },
+        view,
+    ))
 }
 
 /// Rows whose score is at least `threshold`.
@@ -409,8 +524,11 @@ mod tests {
             names: &classes.names,
             label: &classes.label,
         };
-        for c in &found {
+        let defs: Vec<&Definition> = found.iter().map(|c| &c.definition).collect();
+        let many = apply_many(&defs, &view, Some(labels)).unwrap();
+        for (c, m) in found.iter().zip(&many) {
             let a = c.definition.apply(&view, Some(labels)).unwrap();
+            assert_eq!(&a, m, "apply_many differs from apply");
             if exact {
                 assert_eq!(a.members, c.members, "{}: {}", slicer.name(), c.detail);
                 assert_eq!(a.scores, c.membership, "{}", slicer.name());
