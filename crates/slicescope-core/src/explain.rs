@@ -14,7 +14,7 @@ use crate::describe::{
     self, AttributeIndex, AttributeRule, EnrichParams, Enriched, ErrorPair, ExampleParams,
     OutcomeSummary, RuleParams, RuleText, SentenceParts,
 };
-use crate::diagnose::{self, Coverage, DiagnoseParams, LabelNoise, Shortcut};
+use crate::diagnose::{self, Coverage, DiagnoseParams, LabelNoise, NeighbourCache, Shortcut};
 use crate::error::Result;
 use crate::frame::Column;
 use crate::outcome::Classes;
@@ -156,6 +156,8 @@ pub(crate) struct Context<'a> {
     pub describe: &'a DescribeParams,
     pub diagnose: &'a DiagnoseParams,
     pub log_fact: &'a LogFactorials,
+    /// One neighbour cache per view (same order as `views`).
+    pub neighbours: Vec<Option<NeighbourCache>>,
     pub total_weight: f64,
     pub seed: u64,
 }
@@ -252,16 +254,18 @@ impl Context<'_> {
         let dg = self.diagnose;
         let noise_view = s
             .view
-            .and_then(|v| self.views.iter().find(|r| r.name == v))
-            .or_else(|| self.views.first());
-        let label_noise = match noise_view {
-            Some(view) => diagnose::label_noise(
-                view,
+            .and_then(|v| self.views.iter().position(|r| r.name == v))
+            .or(if self.views.is_empty() { None } else { Some(0) });
+        let label_noise = match noise_view.and_then(|v| self.neighbours[v].as_ref().map(|c| (v, c)))
+        {
+            Some((v, cache)) => diagnose::label_noise_cached(
+                &self.views[v],
                 self.classes,
                 self.confidence,
                 s.members,
                 &dg.label_noise,
                 self.seed,
+                cache,
             )?,
             None => None,
         };

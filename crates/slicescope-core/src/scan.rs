@@ -846,6 +846,21 @@ pub fn scan(
         describe: &config.describe,
         diagnose: &config.diagnose,
         log_fact: &lf_describe,
+        neighbours: match out.classes.as_ref() {
+            Some(cl) => reduced
+                .iter()
+                .map(|v| {
+                    crate::diagnose::NeighbourCache::new(
+                        v,
+                        cl,
+                        &config.diagnose.label_noise,
+                        config.seed,
+                    )
+                    .map(Some)
+                })
+                .collect::<Result<_>>()?,
+            None => reduced.iter().map(|_| None).collect(),
+        },
         total_weight: total.weight,
         seed: config.seed,
     };
