@@ -153,3 +153,142 @@ fn bad_vectors_are_reported_with_their_rows() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs a list-of-floats column"));
 }
+
+/// A vocabulary Parquet file: `phrase` strings and `dim`-float embeddings.
+fn write_vocab(path: &Path, phrases: &[&str], emb: &[Vec<f32>]) {
+    let dim = emb[0].len() as i32;
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "phrase",
+            Arc::new(StringArray::from(phrases.to_vec())) as ArrayRef,
+        ),
+        (
+            "embedding",
+            Arc::new(
+                FixedSizeListArray::from_iter_primitive::<Float32Type, _, _>(
+                    emb.iter()
+                        .map(|e| Some(e.iter().map(|&x| Some(x)).collect::<Vec<_>>())),
+                    dim,
+                ),
+            ) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn vocabulary_phrases_display_columns_and_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.parquet");
+    write_table(&p, None, None);
+    let vocab = dir.path().join("v.parquet");
+    // The view varies along its first coordinate only (row order).
+    write_vocab(
+        &vocab,
+        &["late rows", "early rows", "constant"],
+        &[
+            vec![1.0, 1.0, -1.0, 0.5],
+            vec![-1.0, 1.0, -1.0, 0.5],
+            vec![0.0, 1.0, -1.0, 0.5],
+        ],
+    );
+    let json = dir.path().join("o.json");
+    let o = scan(
+        &p,
+        &[
+            "--attributes",
+            "region",
+            "--view",
+            "e=emb",
+            "--vocab",
+            &format!("e={}", vocab.display()),
+            "--display",
+            "region,label",
+            "--lattice-min-support",
+            "5",
+            "--show-all",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        doc["parameters"]["views"]["vocab"]["e"],
+        vocab.display().to_string()
+    );
+    let slices = doc["slices"].as_array().unwrap();
+    assert!(!slices.is_empty());
+    for s in slices {
+        let ph = &s["phrases"];
+        assert_eq!(ph["view"], "e", "{ph}");
+        let top = ph["top"].as_array().unwrap();
+        assert!(!top.is_empty() && top.len() <= 3);
+        // Phrases are ordered by score.
+        let scores: Vec<f64> = top.iter().map(|t| t["score"].as_f64().unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        // Every example shows the display columns of its row.
+        for e in s["examples"].as_array().unwrap() {
+            let row = e["row"].as_u64().unwrap() as usize;
+            let region = if row % 4 == 0 { "north" } else { "south" };
+            assert_eq!(e["values"]["region"], region);
+            assert_eq!(e["values"]["label"], (row % 3).to_string());
+        }
+    }
+    // The lattice slice region = north is described by its own rule and
+    // dominated by one confusion (label 2 predicted as 0).
+    let north = slices
+        .iter()
+        .find(|s| s["rule"]["text"] == "region = north")
+        .unwrap();
+    assert_eq!(north["attribute_rule"]["text"], "region = north");
+    let summary = north["summary"].as_str().unwrap();
+    assert!(summary.contains("mostly 2 predicted as 0"), "{summary}");
+
+    // A vocabulary for a view that does not exist.
+    let o = scan(
+        &p,
+        &[
+            "--attributes",
+            "region",
+            "--view",
+            "e=emb",
+            "--vocab",
+            &format!("x={}", vocab.display()),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("view 'x'") && err.contains("not one of the views"),
+        "{err}"
+    );
+    // A vocabulary of another dimension than the view.
+    let wrong = dir.path().join("w.parquet");
+    write_vocab(&wrong, &["a", "b"], &[vec![1.0, 0.0], vec![0.0, 1.0]]);
+    let o = scan(
+        &p,
+        &[
+            "--attributes",
+            "region",
+            "--view",
+            "e=emb",
+            "--vocab",
+            &format!("e={}", wrong.display()),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("'e'") && err.contains('2') && err.contains('4'),
+        "{err}"
+    );
+    // A display column that does not exist names it.
+    let o = scan(&p, &["--attributes", "region", "--display", "regoin"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("regoin") && err.contains("region"), "{err}");
+}
