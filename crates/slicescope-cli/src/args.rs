@@ -160,6 +160,12 @@ pub struct ScanArgs {
     /// List every slice, also those that fail the false-discovery threshold.
     #[arg(long, help_heading = "Output")]
     pub show_all: bool,
+    /// Bootstrap resamples of the discovery for each slice's stability, 0 = none; each costs about one more discovery [default: 0].
+    #[arg(long, value_name = "N", help_heading = "Search")]
+    pub resamples: Option<usize>,
+    /// Hide slices that reappear in fewer than this share of the resamples [default: 0.5].
+    #[arg(long, value_name = "S", help_heading = "Search")]
+    pub min_stability: Option<f64>,
     /// False-discovery threshold on the q-values [default: 0.05].
     #[arg(long, value_name = "Q", help_heading = "Search")]
     pub fdr: Option<f64>,
@@ -337,6 +343,12 @@ impl ScanArgs {
         }
         if self.show_all {
             config.testing.show_all = true;
+        }
+        if let Some(r) = self.resamples {
+            config.testing.resamples = r;
+        }
+        if let Some(m) = self.min_stability {
+            config.testing.min_stability = m;
         }
         if let Some(q) = self.fdr {
             config.testing.fdr = q;

@@ -166,8 +166,8 @@ pub fn print_summary(out: &mut impl Write, r: &ScanResult, top: usize) -> Result
         };
         writeln!(
             out,
-            "{:>3}  {:>8} {:>6}  {:>6} {:>17}  {:>6} {:>5} {:>8} {:>7}  slice",
-            "#", "size", "share", rate_head, "95% CI", "rest", "lift", "excess", "q"
+            "{:>3}  {:>8} {:>6}  {:>6} {:>17}  {:>6} {:>5} {:>8} {:>7} {:>5}  slice",
+            "#", "size", "share", rate_head, "95% CI", "rest", "lift", "excess", "q", "stab"
         )?;
         let hidden = r
             .slices
@@ -184,7 +184,7 @@ pub fn print_summary(out: &mut impl Write, r: &ScanResult, top: usize) -> Result
             let st = &s.stats;
             writeln!(
                 out,
-                "{:>3}  {:>8} {:>6}  {:>6} {:>17}  {:>6} {:>5} {:>8} {:>7}  {}",
+                "{:>3}  {:>8} {:>6}  {:>6} {:>17}  {:>6} {:>5} {:>8} {:>7} {:>5}  {}",
                 s.rank,
                 thousands(st.size),
                 pct(st.support),
@@ -194,6 +194,7 @@ pub fn print_summary(out: &mut impl Write, r: &ScanResult, top: usize) -> Result
                 format!("{:.2}", st.lift),
                 format!("{:+.1}", st.excess_errors),
                 pval(st.q_value),
+                s.stability.map_or("-".into(), |v| format!("{v:.1}")),
                 s.description
             )?;
             if s.found_by.len() > 1 {

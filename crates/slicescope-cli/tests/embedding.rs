@@ -100,6 +100,9 @@ fn embedding_slicers_recover_a_planted_cluster() {
             membership.to_str().unwrap(),
             "--seed",
             "7",
+            // Two bootstrap resamples keep this debug-build test quick.
+            "--resamples",
+            "2",
             "--quiet",
         ])
         .output()
@@ -151,6 +154,13 @@ fn embedding_slicers_recover_a_planted_cluster() {
     let found_by = top["found_by"].as_array().unwrap();
     assert!(found_by.len() >= 2, "{found_by:?}");
     assert_eq!(found_by[0]["slicer"], top["slicer"]);
+    // It reappears when the discovery is rerun on bootstrap resamples.
+    assert_eq!(doc["parameters"]["testing"]["resamples"], 2);
+    assert!(
+        top["stability"].as_f64().unwrap() >= 0.5,
+        "{}",
+        top["stability"]
+    );
     // It is concentrated in the view.
     assert!(top["concentration"]["emb"].as_f64().unwrap() > 0.9);
     assert!(top["definition"]["kind"].is_string());
@@ -186,6 +196,9 @@ fn embedding_slicers_recover_a_planted_cluster() {
             json2.to_str().unwrap(),
             "--seed",
             "7",
+            // Two bootstrap resamples keep this debug-build test quick.
+            "--resamples",
+            "2",
             "--quiet",
         ])
         .output()

@@ -224,6 +224,10 @@ pub struct Slice {
     /// The id of a higher-ranked slice with exactly the same rows (this
     /// rule is an equivalent, longer description of it), if any.
     pub equivalent_to: Option<String>,
+    /// Share of bootstrap resamples of the discovery in which a slice with
+    /// Jaccard ≥ 0.5 against this one's members reappears (None when no
+    /// resampling ran; see `parameters.testing`).
+    pub stability: Option<f64>,
     /// Description and diagnosis (summary sentence, attribute rule,
     /// enriched values, outcome, examples, phrases, flags).
     #[serde(flatten)]
@@ -767,6 +771,7 @@ pub fn scan(
             score: Some(f.score),
             members: Some(f.order),
             equivalent_to: None,
+            stability: None,
             explanation: None,
         });
     }
@@ -784,6 +789,57 @@ pub fn scan(
             notes.push(format!(
                 "{hidden} slice(s) with q ≥ {fdr} (not significant after the false-discovery adjustment) are not listed; --show-all lists them"
             ));
+        }
+    }
+    // Stability: how often each listed slice reappears when the whole
+    // discovery is rerun on bootstrap resamples of the rows.
+    if config.testing.resamples > 0 && !slices.is_empty() && total.err > 0.0 {
+        let targets: Vec<Vec<u32>> = slices
+            .iter()
+            .map(|sl| {
+                let mut m = sl.members.clone().unwrap_or_default();
+                m.sort_unstable();
+                m
+            })
+            .collect();
+        let st = stability(
+            &Rerun {
+                lattice: run_lattice.then_some(lattice_attrs.as_slice()),
+                lattice_params: &config.lattice,
+                embedding: &embedding,
+                views: &reduced,
+                errors: &out.errors,
+                binary: out.binary,
+                weights,
+                classes: out.classes.as_ref(),
+                testing: &config.testing,
+                seed: config.seed,
+            },
+            &targets,
+            observer,
+        )?;
+        for (sl, v) in slices.iter_mut().zip(st) {
+            sl.stability = Some(v);
+        }
+        if !config.testing.show_all {
+            let min = config.testing.min_stability;
+            let keep: Vec<bool> = slices
+                .iter()
+                .map(|s| s.stability.is_none_or(|v| v >= min))
+                .collect();
+            let before = slices.len();
+            let mut it = keep.iter();
+            slices.retain(|_| *it.next().unwrap_or(&false));
+            let mut it = keep.iter();
+            membership.retain(|_| *it.next().unwrap_or(&false));
+            let hidden = before - slices.len();
+            if hidden > 0 {
+                notes.push(format!(
+                    "{hidden} slice(s) that reappear in fewer than {:.0}% of {} bootstrap resamples (unstable) are not listed; --show-all lists them",
+                    100.0 * min,
+                    config.testing.resamples
+                ));
+            }
         }
     }
     for (i, s) in slices.iter_mut().enumerate() {
@@ -992,6 +1048,174 @@ pub fn scan(
         },
         membership,
     })
+}
+
+/// What rerunning the discovery needs.
+struct Rerun<'a> {
+    /// The lattice's attributes, when the lattice slicer runs.
+    lattice: Option<&'a [crate::attributes::Attribute]>,
+    lattice_params: &'a LatticeParams,
+    embedding: &'a [Box<dyn EmbeddingSlicer>],
+    views: &'a [ReducedView],
+    errors: &'a [f64],
+    binary: bool,
+    weights: Option<&'a [f64]>,
+    classes: Option<&'a crate::outcome::Classes>,
+    testing: &'a Testing,
+    seed: u64,
+}
+
+/// Rows on which reappearance is judged: all rows up to this many, else a
+/// seeded sample of this many.
+const STABILITY_EVAL_ROWS: usize = 50_000;
+
+/// For each target member set (ascending rows), the share of bootstrap
+/// resamples whose discovery returns a slice with Jaccard ≥ 0.5 against it.
+/// Each resample draws min(n, `resample_rows`) rows with replacement; the
+/// draw counts become frequency weights, and every slicer runs on the rows
+/// drawn (embedding slicers testing on the same rows: only the slices
+/// matter here). Reappearance is judged on at most 50,000 rows (a seeded
+/// sample) through each found slice's definition.
+fn stability(ctx: &Rerun<'_>, targets: &[Vec<u32>], observer: &dyn Observer) -> Result<Vec<f64>> {
+    use crate::rng::Rng;
+    let n = ctx.errors.len();
+    let t = ctx.testing;
+    let m = if t.resample_rows == 0 {
+        n
+    } else {
+        t.resample_rows.min(n)
+    };
+    let root = Rng::new(ctx.seed).fork(0xB007_57A9);
+    // Rows where overlap is judged.
+    let eval: Vec<u32> = if n <= STABILITY_EVAL_ROWS {
+        (0..n as u32).collect()
+    } else {
+        let mut all: Vec<u32> = (0..n as u32).collect();
+        root.fork(0).shuffle(&mut all);
+        let mut e = all[..STABILITY_EVAL_ROWS].to_vec();
+        e.sort_unstable();
+        e
+    };
+    let restrict = |rows: &[u32]| -> Vec<u32> {
+        rows.iter()
+            .copied()
+            .filter(|r| eval.binary_search(r).is_ok())
+            .collect()
+    };
+    let targets: Vec<Vec<u32>> = targets.iter().map(|t| restrict(t)).collect();
+    // The views and labels of the evaluation rows.
+    let eval_input = |v: &ReducedView| -> RowSubset {
+        RowSubset::new(
+            &EmbeddingInput {
+                view: v,
+                errors: ctx.errors,
+                binary: ctx.binary,
+                weights: None,
+                classes: ctx.classes,
+                seed: 0,
+            },
+            &eval,
+        )
+    };
+    let eval_views: Vec<RowSubset> = ctx.views.iter().map(eval_input).collect();
+    let eval_labels: Option<Vec<u32>> = ctx
+        .classes
+        .map(|c| eval.iter().map(|&r| c.label[r as usize]).collect());
+    let mut hits = vec![0usize; targets.len()];
+    for b in 0..t.resamples {
+        if observer.cancelled() {
+            return Err(Error::Interrupted);
+        }
+        let mut rng = root.fork(1 + b as u64);
+        let mut counts = vec![0u32; n];
+        for _ in 0..m {
+            counts[rng.below(n as u64) as usize] += 1;
+        }
+        let rows: Vec<u32> = (0..n as u32).filter(|&r| counts[r as usize] > 0).collect();
+        if rows.iter().all(|&r| ctx.errors[r as usize] <= 0.0) {
+            // No error drawn: nothing to find in this resample.
+            continue;
+        }
+        let w: Vec<f64> = (0..n)
+            .map(|r| f64::from(counts[r]) * ctx.weights.map_or(1.0, |w| w[r]))
+            .collect();
+        let mut found: Vec<Vec<u32>> = Vec::new();
+        if let Some(attrs) = ctx.lattice {
+            let sub: Vec<crate::attributes::Attribute> = attrs
+                .iter()
+                .map(|a| crate::attributes::Attribute {
+                    name: a.name.clone(),
+                    codes: rows.iter().map(|&r| a.codes[r as usize]).collect(),
+                    levels: a.levels.clone(),
+                })
+                .collect();
+            let errs: Vec<f64> = rows.iter().map(|&r| ctx.errors[r as usize]).collect();
+            let ws: Vec<f64> = rows.iter().map(|&r| w[r as usize]).collect();
+            let input = LatticeInput {
+                attributes: &sub,
+                errors: &errs,
+                weights: Some(&ws),
+            };
+            let no_p = |_: &Sums| 1.0;
+            let lat = lattice::search(&input, ctx.lattice_params, &no_p, &lattice::Silent)?;
+            for ls in &lat.slices {
+                found.push(
+                    eval.iter()
+                        .copied()
+                        .filter(|&r| {
+                            ls.items
+                                .iter()
+                                .all(|&(a, lv)| attrs[a].codes[r as usize] == lv)
+                        })
+                        .collect(),
+                );
+            }
+        }
+        let jobs: Vec<(usize, usize)> = (0..ctx.views.len())
+            .flat_map(|v| (0..ctx.embedding.len()).map(move |s| (v, s)))
+            .collect();
+        let sets: Vec<Result<Vec<Vec<u32>>>> = jobs
+            .par_iter()
+            .map(|&(v, s)| {
+                let seed = ctx.seed ^ ((v as u64) << 32 | s as u64) ^ (0xB007 + b as u64) << 40;
+                let full = EmbeddingInput {
+                    view: &ctx.views[v],
+                    errors: ctx.errors,
+                    binary: ctx.binary,
+                    weights: Some(&w),
+                    classes: ctx.classes,
+                    seed,
+                };
+                let subset = RowSubset::new(&full, &rows);
+                let cands = ctx.embedding[s].fit(&subset.input(ctx.binary, seed))?;
+                let defs: Vec<&Definition> = cands.iter().map(|c| &c.definition).collect();
+                let labels = match (ctx.classes, &eval_labels) {
+                    (Some(c), Some(l)) => Some(Labels {
+                        names: &c.names,
+                        label: l,
+                    }),
+                    _ => None,
+                };
+                let applied = apply_many(&defs, eval_views[v].view(), labels)?;
+                Ok(applied
+                    .into_iter()
+                    .map(|a| a.members.iter().map(|&p| eval[p as usize]).collect())
+                    .collect())
+            })
+            .collect();
+        for r in sets {
+            found.extend(r?);
+        }
+        for (h, t) in hits.iter_mut().zip(&targets) {
+            if found.iter().any(|f| merge::jaccard(t, f) >= 0.5) {
+                *h += 1;
+            }
+        }
+    }
+    Ok(hits
+        .into_iter()
+        .map(|h| h as f64 / t.resamples as f64)
+        .collect())
 }
 
 /// A seeded split of `n` rows into two halves of sizes ⌈n/2⌉ and ⌊n/2⌋:

@@ -1,7 +1,8 @@
-//! Multiple testing of embedding slices: with errors at random (no planted
-//! failure), held-out testing lists no slice in almost every run, while
-//! testing on the rows the slices were found on lists false ones; with a
-//! planted failure, held-out testing still lists it.
+//! Multiple testing and stability of embedding slices: with errors at
+//! random (no planted failure), held-out testing lists no slice in almost
+//! every run, while testing on the rows the slices were found on lists
+//! false ones; with a planted failure, held-out testing still lists it and
+//! the failure is stable under bootstrap resampling of the discovery.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -58,6 +59,7 @@ fn listed(seed: u64, planted: bool, testing: EmbeddingTesting) -> usize {
     // tested does not depend on them.
     config.mixture.n_init = 1;
     config.spotlight.n_starts = 1;
+    config.testing.resamples = 0;
     let r = scan(
         &frame,
         &[],
@@ -69,6 +71,60 @@ fn listed(seed: u64, planted: bool, testing: EmbeddingTesting) -> usize {
     )
     .unwrap();
     r.slices.len()
+}
+
+/// Stability of every slice (none hidden, 6 resamples) and its Jaccard
+/// overlap with the planted rows.
+fn stabilities(seed: u64, planted: bool, testing: EmbeddingTesting) -> Vec<(f64, f64)> {
+    let (frame, view) = data(seed, planted);
+    let mut config = Config::default();
+    config.columns.label = Some("y".into());
+    config.columns.pred = Some("p".into());
+    config.columns.views.insert("emb".into(), "test".into());
+    config.testing.embedding = testing;
+    config.testing.show_all = true;
+    config.testing.resamples = 6;
+    config.seed = seed;
+    config.mixture.n_init = 1;
+    config.spotlight.n_starts = 1;
+    let r = scan(
+        &frame,
+        &[],
+        &[view],
+        &BTreeMap::new(),
+        &config,
+        None,
+        &Silent,
+    )
+    .unwrap();
+    let hot: Vec<u32> = (0..N as u32).filter(|i| i % 10 == 0).collect();
+    r.slices
+        .iter()
+        .map(|s| {
+            let mut m = s.members.clone().unwrap();
+            m.sort_unstable();
+            (
+                s.stability.unwrap(),
+                slicescope_core::merge::jaccard(&m, &hot),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn bootstrap_stability_of_a_real_failure_is_high_and_deterministic() {
+    // The slice that is the planted failure reappears in (nearly) every
+    // resample.
+    let planted = stabilities(2, true, EmbeddingTesting::HeldOut);
+    let best = planted
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert!(best.1 >= 0.7 && best.0 >= 0.8, "{planted:?}");
+    assert!(planted.iter().all(|s| (0.0..=1.0).contains(&s.0)));
+    // Same seed, same stabilities.
+    assert_eq!(planted, stabilities(2, true, EmbeddingTesting::HeldOut));
 }
 
 #[test]

@@ -80,6 +80,11 @@ impl RowSubset {
         }
     }
 
+    /// The subset's reduced view.
+    pub fn view(&self) -> &ReducedView {
+        &self.view
+    }
+
     /// The subset as a slicer input.
     pub fn input(&self, binary: bool, seed: u64) -> EmbeddingInput<'_> {
         EmbeddingInput {
