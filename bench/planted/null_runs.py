@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""False discoveries on data with no planted failure: errors at random.
+
+For every setting of the planted benchmark (the cached tables and views that run_benchmark.py
+built), replace the model's predictions by ones whose errors are independent of everything: each
+row keeps its true label and is predicted wrongly with the setting's own overall error rate, as a
+uniformly chosen other class. The views and labels are unchanged, so the class structure of the
+views is intact but no region, class or attribute errs more than another. slicescope then runs
+with its defaults (held-out testing of embedding slices, slices with q >= 0.05 hidden) on both
+views, and the script counts the runs that list any slice. Target (issue 4): no slice in >= 95% of
+runs.
+
+    bench/.cache/planted/venvs/bench/bin/python bench/planted/null_runs.py
+
+Writes results/null.json; needs numpy and pyarrow, and the settings cached by run_benchmark.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+SETTINGS = ROOT / "bench/.cache/planted/settings/v3"
+VIEWS = ("act", "fm")
+SLICERS = "mixture,spotlight,direction"
+
+
+def null_table(src: Path, dst: Path, seed: int) -> float:
+    """Write `dst`: `src` with predictions whose errors are random; return the error rate."""
+    t = pq.read_table(src, columns=["label_id", "pred_id"])
+    y = t.column("label_id").to_numpy()
+    p = t.column("pred_id").to_numpy()
+    rate = float(np.mean(y != p))
+    classes = np.unique(np.concatenate([y, p]))
+    rng = np.random.default_rng(seed)
+    wrong = rng.random(len(y)) < rate
+    shift = rng.integers(1, len(classes), size=len(y))
+    idx = np.searchsorted(classes, y)
+    pred = np.where(wrong, classes[(idx + shift) % len(classes)], y)
+    pq.write_table(pa.table({"label": y, "pred": pred}), dst)
+    return rate
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--slicescope-bin", type=Path, default=ROOT / "target/release/slicescope")
+    ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json",
+                    help="results of run_benchmark.py (the kept settings and their seeds)")
+    ap.add_argument("--out", type=Path, default=HERE / "results/null.json")
+    args = ap.parse_args()
+    if not args.slicescope_bin.exists():
+        print(f"error: {args.slicescope_bin} not found; cargo build --release -p slicescope-cli",
+              file=sys.stderr)
+        return 2
+    settings = json.loads(args.planted.read_text())["settings"]
+    runs = []
+    for sid, meta in settings.items():
+        d = SETTINGS / sid
+        if not (d / "data.parquet").exists():
+            print(f"error: {d} is missing; run run_benchmark.py first", file=sys.stderr)
+            return 2
+        seed = int(meta["spec"]["seed"]) % (2**31)
+        work = d / "null"
+        work.mkdir(exist_ok=True)
+        rate = null_table(d / "data.parquet", work / "data.parquet", seed)
+        out = work / "ss.json"
+        cmd = [str(args.slicescope_bin), "scan", str(work / "data.parquet"), "--label", "label",
+               "--pred", "pred"]
+        for v in VIEWS:
+            cmd += ["--view", f"{v}={d / (v + '.npy')}"]
+        cmd += ["--slicers", SLICERS, "--json", str(out), "--seed", str(seed), "--quiet",
+                "--force", "--no-members"]
+        t = time.time()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            print(p.stderr[-2000:], file=sys.stderr)
+            return 3
+        res = json.loads(out.read_text())
+        listed = len(res["slices"])
+        runs.append({"setting": sid, "error_rate": rate, "listed": listed,
+                     "hypotheses": res["search"]["hypotheses"],
+                     "min_q": min((s["stats"]["q_value"] for s in res["slices"]), default=None),
+                     "seconds": round(time.time() - t, 2)})
+        print(f"{sid:28s} error rate {rate:.3f}  slices listed {listed}", flush=True)
+    clean = sum(r["listed"] == 0 for r in runs)
+    share = clean / len(runs)
+    summary = {"runs": len(runs), "runs_without_slices": clean, "share_without_slices": share,
+               "target": 0.95, "met": share >= 0.95,
+               "command": "slicescope scan null.parquet --label label --pred pred --view act=... "
+                          f"--view fm=... --slicers {SLICERS} (defaults otherwise)"}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"summary": summary, "runs": runs}, indent=1) + "\n")
+    tmp.replace(args.out)
+    print(f"no slice listed in {clean} of {len(runs)} runs ({100 * share:.0f}%; target >= 95%): "
+          f"{'met' if summary['met'] else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
