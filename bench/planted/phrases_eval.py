@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Do the phrases name the planted concept? (text settings, all-MiniLM-L6-v2 vocabulary)
+
+For every Rotten Tomatoes setting whose planted slices are topic subgroups (rare and noisy-label
+slices: snippets about a topic, defined in make_data.TOPICS by a regular expression), slicescope
+runs with its defaults on both views and a phrase vocabulary for the sentence-embedding view `fm`.
+The vocabulary is generic, not made for the benchmark: the 2,000 most frequent words and word
+pairs of the whole corpus, embedded with the same all-MiniLM-L6-v2 model by scripts/make_vocab.py:
+
+    python scripts/make_vocab.py --from-corpus <rotten_tomatoes_corpus_full.csv.bz2> \\
+        --column text --top 2000 -o bench/.cache/planted/rt_vocab.parquet
+
+For each planted slice, the listed slice that overlaps it most (Jaccard) is taken; the planted
+concept counts as named when one of that slice's top 3 phrases matches the topic's own regular
+expression (e.g. "funny" or "romantic comedy" for comedy). Target (issue 4): >= 60%.
+
+    bench/.cache/planted/venvs/bench/bin/python bench/planted/phrases_eval.py
+
+Writes results/phrases.json; needs numpy and the settings cached by run_benchmark.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+SETTINGS = ROOT / "bench/.cache/planted/settings/v3"
+VIEWS = ("act", "fm")
+SLICERS = "mixture,spotlight,direction"
+sys.path.insert(0, str(HERE))
+from make_data import TOPICS  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--slicescope-bin", type=Path, default=ROOT / "target/release/slicescope")
+    ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json")
+    ap.add_argument("--vocab", type=Path, default=ROOT / "bench/.cache/planted/rt_vocab.parquet")
+    ap.add_argument("--out", type=Path, default=HERE / "results/phrases.json")
+    args = ap.parse_args()
+    for f, how in [(args.slicescope_bin, "cargo build --release -p slicescope-cli"),
+                   (args.vocab, "build it with scripts/make_vocab.py (see this script's doc)")]:
+        if not f.exists():
+            print(f"error: {f} not found; {how}", file=sys.stderr)
+            return 2
+    settings = json.loads(args.planted.read_text())["settings"]
+    rows = []
+    for sid, meta in settings.items():
+        if meta["spec"]["dataset"] != "rt":
+            continue
+        topical = [(i, s) for i, s in enumerate(meta["slices"])
+                   if s["kind"] in ("rare", "noisy_label") and "topic" in s]
+        if not topical:
+            continue
+        d = SETTINGS / sid
+        truth = np.load(d / "truth.npz")
+        out = d / "phrases.json"
+        seed = int(meta["spec"]["seed"]) % (2**31)
+        cmd = [str(args.slicescope_bin), "scan", str(d / "data.parquet"), "--label", "label",
+               "--pred", "pred"]
+        for v in VIEWS:
+            cmd += ["--view", f"{v}={d / (v + '.npy')}"]
+        cmd += ["--vocab", f"fm={args.vocab}", "--slicers", SLICERS, "--json", str(out),
+                "--seed", str(seed), "--quiet", "--force"]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            print(p.stderr[-2000:], file=sys.stderr)
+            return 3
+        res = json.loads(out.read_text())
+        for i, s in topical:
+            mask = set(np.flatnonzero(truth[f"s{i}"]).tolist())
+            best, best_j = None, 0.0
+            for sl in res["slices"]:
+                m = set(sl["members"])
+                j = len(mask & m) / len(mask | m)
+                if j > best_j:
+                    best, best_j = sl, j
+            top = [t["phrase"] for t in (best["phrases"]["top"] if best and best["phrases"] else [])][:3]
+            pattern = re.compile(TOPICS[s["topic"]])
+            named = any(pattern.search(ph.lower()) for ph in top)
+            rows.append({"setting": sid, "slice": i, "kind": s["kind"], "topic": s["topic"],
+                         "best_jaccard": round(best_j, 3), "top3": top, "named": named})
+            print(f"{sid:22s} s{i} {s['kind']:12s} {s['topic']:16s} best J {best_j:.2f}  "
+                  f"top 3: {top}  {'NAMED' if named else ''}", flush=True)
+    named = sum(r["named"] for r in rows)
+    share = named / len(rows) if rows else 0.0
+    summary = {"planted_slices": len(rows), "named": named, "share_named": share, "target": 0.6,
+               "met": share >= 0.6, "vocabulary": "2,000 most frequent words and word pairs of the "
+               "corpus (scripts/make_vocab.py --from-corpus ... --top 2000), all-MiniLM-L6-v2"}
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"summary": summary, "slices": rows}, indent=1) + "\n")
+    tmp.replace(args.out)
+    print(f"the planted topic is among the top 3 phrases for {named} of {len(rows)} planted "
+          f"slices ({100 * share:.0f}%; target >= 60%): {'met' if summary['met'] else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
