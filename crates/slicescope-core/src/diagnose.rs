@@ -810,13 +810,17 @@ pub fn shortcuts(
     for a in &enc.attributes {
         check_codes(&a.name, &a.codes, a.levels.len(), classes.names.len(), n)?;
     }
+    let scope = Scope {
+        rows: neighbourhood(classes, members, n),
+        size: weight_of(members, weights),
+    };
     let mut found: Vec<Shortcut> = enc
         .attributes
         .par_iter()
         .map(|a| {
             clean_simd_state();
             assess(
-                &a.name, &a.codes, &a.levels, classes, members, weights, params,
+                &a.name, &a.codes, &a.levels, classes, &scope, weights, params,
             )
         })
         .collect::<Vec<_>>()
@@ -862,9 +866,43 @@ pub fn shortcut_signal(
             },
         })
         .collect();
+    let scope = Scope {
+        rows: neighbourhood(classes, members, n),
+        size: weight_of(members, weights),
+    };
     Ok(assess(
-        name, codes, &levels, classes, members, weights, params,
+        name, codes, &levels, classes, &scope, weights, params,
     ))
+}
+
+/// Where the slice-scope association is measured, and the slice's size.
+struct Scope {
+    /// The slice's neighbourhood (see [`neighbourhood`]).
+    rows: Vec<u32>,
+    /// The slice's own weight (for `min_rows`).
+    size: f64,
+}
+
+/// Total weight of `rows`.
+fn weight_of(rows: &[u32], weights: Option<&[f64]>) -> f64 {
+    rows.iter()
+        .map(|&i| weights.map_or(1.0, |w| w[i as usize]))
+        .sum()
+}
+
+/// The rows the slice-scope association is measured on: the members plus
+/// the rows outside the slice with the slice's labels, in its label
+/// proportions ([`crate::phrases::reference_rows`]). Within the members
+/// alone an attribute that defines the slice (a patch present on every
+/// member) is constant and can show no association; against the same
+/// labels outside the slice it shows whether it moves the prediction.
+/// Ascending.
+fn neighbourhood(classes: &Classes, members: &[u32], n: usize) -> Vec<u32> {
+    let reference = crate::phrases::reference_rows(&classes.label, members, n);
+    let mut rows: Vec<u32> = members.iter().chain(&reference).copied().collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
 }
 
 /// Cramér's V of a contingency table of non-negative (weighted) counts,
@@ -1013,14 +1051,15 @@ fn assess(
     codes: &[u32],
     levels: &[Predicate],
     classes: &Classes,
-    members: &[u32],
+    scope: &Scope,
     weights: Option<&[f64]>,
     params: &ShortcutParams,
 ) -> Option<Shortcut> {
     let (nl, nc) = (levels.len(), classes.names.len());
-    if nl < 2 || nc < 2 {
+    if nl < 2 || nc < 2 || scope.size < params.min_rows {
         return None;
     }
+    let members = scope.rows.as_slice();
     let passes = |p: f64, l: f64| p - l >= params.min_gap && p >= params.min_ratio * l;
 
     let (sp, sl) = tables(
@@ -1070,8 +1109,9 @@ fn assess(
     let class_name = classes.names[class].clone();
     let evidence = format!(
         "{name}: Cramér's V with the prediction {apg:.2} vs {alg:.2} with the label over all \
-         rows, {aps:.2} vs {als:.2} in the slice; in the slice, rows with {level_text} are \
-         predicted '{class_name}' {} of the time but labelled so {} (whole slice: {} vs {}).",
+         rows, {aps:.2} vs {als:.2} around the slice (its rows and the rows outside it with its \
+         labels); there, rows with {level_text} are predicted '{class_name}' {} of the time but \
+         labelled so {} (all of them: {} vs {}).",
         pct(sp[level * nc + class] / rows_at),
         pct(sl[level * nc + class] / rows_at),
         pct(slice_p.col_sum[class] / slice_p.total),
@@ -1989,18 +2029,18 @@ mod tests {
             s.assoc_pred_global > 0.7 && s.assoc_label_global < 0.05,
             "{s:?}"
         );
+        // The slice is a whole class, so its neighbourhood is every row.
         assert!(s.assoc_pred_slice > 0.7, "{s:?}");
-        // The label is constant in the slice.
-        assert_eq!(s.assoc_label_slice, 0.0);
-        // Within the positives, land rows are mostly predicted 'neg' (but
-        // never labelled so): that is where bg pulls the prediction.
+        assert!(s.assoc_label_slice < 0.05, "{s:?}");
+        // Land rows are mostly predicted 'neg' but labelled so only half of
+        // the time: that is where bg pulls the prediction.
         assert_eq!(s.level_text, "bg = land");
         assert_eq!(s.level, enc.attributes[1].levels[0]);
         assert_eq!(s.class, "neg");
         assert!(s.evidence.starts_with("bg: Cramér's V"), "{}", s.evidence);
         assert!(
-            s.evidence.contains("bg = land are predicted 'neg' 8")
-                && s.evidence.contains("labelled so 0%"),
+            s.evidence.contains("bg = land are predicted 'neg' 9")
+                && s.evidence.contains("labelled so 5"),
             "{}",
             s.evidence
         );
