@@ -20,29 +20,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-SETTINGS = ROOT / "bench/.cache/planted/settings/v3"
-VIEWS = ("act", "fm")
-SLICERS = "mixture,spotlight,direction"
+from evaluate import DEFAULT_BIN, HERE, SETTINGS, best_match, check_binary, scan, write_json
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--slicescope-bin", type=Path, default=ROOT / "target/release/slicescope")
+    ap.add_argument("--slicescope-bin", type=Path, default=DEFAULT_BIN)
     ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json")
     ap.add_argument("--out", type=Path, default=HERE / "results/flags.json")
     args = ap.parse_args()
-    if not args.slicescope_bin.exists():
-        print(f"error: {args.slicescope_bin} not found; cargo build --release -p slicescope-cli",
-              file=sys.stderr)
+    if not check_binary(args.slicescope_bin):
         return 2
     settings = json.loads(args.planted.read_text())["settings"]
     rows = []
@@ -51,26 +43,14 @@ def main() -> int:
         truth = np.load(d / "truth.npz")
         out = d / "flags.json"
         seed = int(meta["spec"]["seed"]) % (2**31)
-        cmd = [str(args.slicescope_bin), "scan", str(d / "data.parquet"), "--label", "label",
-               "--pred", "pred"]
-        if meta["spec"]["dataset"] == "fashion":
-            cmd += ["--attributes", "fine,patch", "--categorical", "patch"]
-        for v in VIEWS:
-            cmd += ["--view", f"{v}={d / (v + '.npy')}"]
-        cmd += ["--slicers", SLICERS, "--json", str(out), "--seed", str(seed), "--quiet", "--force"]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            print(p.stderr[-2000:], file=sys.stderr)
+        extra = (["--attributes", "fine,patch", "--categorical", "patch"]
+                 if meta["spec"]["dataset"] == "fashion" else [])
+        res = scan(args.slicescope_bin, d / "data.parquet", d, seed, out, extra)
+        if res is None:
             return 3
-        res = json.loads(out.read_text())
         for i, s in enumerate(meta["slices"]):
             mask = set(np.flatnonzero(truth[f"s{i}"]).tolist())
-            best, best_j = None, 0.0
-            for sl in res["slices"]:
-                m = set(sl["members"])
-                j = len(mask & m) / len(mask | m)
-                if j > best_j:
-                    best, best_j = sl, j
+            best, best_j = best_match(mask, res["slices"])
             flags = best["flags"] if best else None
             ln = flags["label_noise"] if flags else None
             rows.append({
@@ -101,9 +81,7 @@ def main() -> int:
     summary["noisy_flagged_as_label_noise"] = {
         "share": tp, "target_at_least": 0.80, "met": tp >= 0.80,
         "caveat": "training labels corrupted, evaluated labels clean"}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"summary": summary, "slices": rows}, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, {"summary": summary, "slices": rows})
     for k, v in summary.items():
         print(f"{k}: {v}")
     return 0

@@ -19,34 +19,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-SETTINGS = ROOT / "bench/.cache/planted/settings/v3"
-VIEWS = ("act", "fm")
-SLICERS = "mixture,spotlight,direction"
+from evaluate import DEFAULT_BIN, HERE, SETTINGS, best_match, check_binary, scan, write_json
+
 FINE = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
         "Ankle boot"]
 
 
-def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a or b else 0.0
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--slicescope-bin", type=Path, default=ROOT / "target/release/slicescope")
+    ap.add_argument("--slicescope-bin", type=Path, default=DEFAULT_BIN)
     ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json")
     ap.add_argument("--out", type=Path, default=HERE / "results/naming.json")
     args = ap.parse_args()
-    if not args.slicescope_bin.exists():
-        print(f"error: {args.slicescope_bin} not found; cargo build --release -p slicescope-cli",
-              file=sys.stderr)
+    if not check_binary(args.slicescope_bin):
         return 2
     settings = json.loads(args.planted.read_text())["settings"]
     rows = []
@@ -60,24 +50,14 @@ def main() -> int:
         truth = np.load(d / "truth.npz")
         out = d / "naming.json"
         seed = int(meta["spec"]["seed"]) % (2**31)
-        cmd = [str(args.slicescope_bin), "scan", str(d / "data.parquet"), "--label", "label",
-               "--pred", "pred", "--attributes", "fine,patch", "--categorical", "patch"]
-        for v in VIEWS:
-            cmd += ["--view", f"{v}={d / (v + '.npy')}"]
-        cmd += ["--slicers", SLICERS, "--json", str(out), "--seed", str(seed), "--quiet", "--force"]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            print(p.stderr[-2000:], file=sys.stderr)
+        res = scan(args.slicescope_bin, d / "data.parquet", d, seed, out,
+                   ["--attributes", "fine,patch", "--categorical", "patch"])
+        if res is None:
             return 3
-        res = json.loads(out.read_text())
         for i, s in named:
             want = FINE[s["fine"]]
             mask = set(np.flatnonzero(truth[f"s{i}"]).tolist())
-            best, best_j = None, 0.0
-            for sl in res["slices"]:
-                j = jaccard(mask, set(sl["members"]))
-                if j > best_j:
-                    best, best_j = sl, j
+            best, best_j = best_match(mask, res["slices"])
             rule = best["attribute_rule"] if best else None
             preds = rule["predicates"] if rule else []
             exact = (len(preds) == 1 and preds[0].get("op") == "eq"
@@ -92,9 +72,7 @@ def main() -> int:
     share = exact / len(rows) if rows else 0.0
     summary = {"planted_slices": len(rows), "exact": exact, "share_exact": share, "target": 0.7,
                "met": share >= 0.7}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"summary": summary, "slices": rows}, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, {"summary": summary, "slices": rows})
     print(f"attribute rule names the planted slice exactly for {exact} of {len(rows)} planted "
           f"slices ({100 * share:.0f}%; target >= 70%): {'met' if summary['met'] else 'MISSED'}")
     return 0

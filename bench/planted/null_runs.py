@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,11 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-SETTINGS = ROOT / "bench/.cache/planted/settings/v3"
-VIEWS = ("act", "fm")
-SLICERS = "mixture,spotlight,direction"
+from evaluate import DEFAULT_BIN, HERE, SETTINGS, SLICERS, check_binary, scan, write_json
 
 
 def null_table(src: Path, dst: Path, seed: int) -> float:
@@ -53,14 +48,12 @@ def null_table(src: Path, dst: Path, seed: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--slicescope-bin", type=Path, default=ROOT / "target/release/slicescope")
+    ap.add_argument("--slicescope-bin", type=Path, default=DEFAULT_BIN)
     ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json",
                     help="results of run_benchmark.py (the kept settings and their seeds)")
     ap.add_argument("--out", type=Path, default=HERE / "results/null.json")
     args = ap.parse_args()
-    if not args.slicescope_bin.exists():
-        print(f"error: {args.slicescope_bin} not found; cargo build --release -p slicescope-cli",
-              file=sys.stderr)
+    if not check_binary(args.slicescope_bin):
         return 2
     settings = json.loads(args.planted.read_text())["settings"]
     runs = []
@@ -74,18 +67,10 @@ def main() -> int:
         work.mkdir(exist_ok=True)
         rate = null_table(d / "data.parquet", work / "data.parquet", seed)
         out = work / "ss.json"
-        cmd = [str(args.slicescope_bin), "scan", str(work / "data.parquet"), "--label", "label",
-               "--pred", "pred"]
-        for v in VIEWS:
-            cmd += ["--view", f"{v}={d / (v + '.npy')}"]
-        cmd += ["--slicers", SLICERS, "--json", str(out), "--seed", str(seed), "--quiet",
-                "--force", "--no-members"]
         t = time.time()
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            print(p.stderr[-2000:], file=sys.stderr)
+        res = scan(args.slicescope_bin, work / "data.parquet", d, seed, out, ["--no-members"])
+        if res is None:
             return 3
-        res = json.loads(out.read_text())
         listed = len(res["slices"])
         runs.append({"setting": sid, "error_rate": rate, "listed": listed,
                      "hypotheses": res["search"]["hypotheses"],
@@ -98,10 +83,7 @@ def main() -> int:
                "target": 0.95, "met": share >= 0.95,
                "command": "slicescope scan null.parquet --label label --pred pred --view act=... "
                           f"--view fm=... --slicers {SLICERS} (defaults otherwise)"}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"summary": summary, "runs": runs}, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, {"summary": summary, "runs": runs})
     print(f"no slice listed in {clean} of {len(runs)} runs ({100 * share:.0f}%; target >= 95%): "
           f"{'met' if summary['met'] else 'MISSED'}")
     return 0

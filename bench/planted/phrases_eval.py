@@ -24,33 +24,28 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-SETTINGS = ROOT / "bench/.cache/planted/settings/v3"
-VIEWS = ("act", "fm")
-SLICERS = "mixture,spotlight,direction"
-sys.path.insert(0, str(HERE))
-from make_data import TOPICS  # noqa: E402
+from evaluate import DEFAULT_BIN, HERE, ROOT, SETTINGS, best_match, check_binary, scan, write_json
+from make_data import TOPICS
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--slicescope-bin", type=Path, default=ROOT / "target/release/slicescope")
+    ap.add_argument("--slicescope-bin", type=Path, default=DEFAULT_BIN)
     ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json")
     ap.add_argument("--vocab", type=Path, default=ROOT / "bench/.cache/planted/rt_vocab.parquet")
     ap.add_argument("--out", type=Path, default=HERE / "results/phrases.json")
     args = ap.parse_args()
-    for f, how in [(args.slicescope_bin, "cargo build --release -p slicescope-cli"),
-                   (args.vocab, "build it with scripts/make_vocab.py (see this script's doc)")]:
-        if not f.exists():
-            print(f"error: {f} not found; {how}", file=sys.stderr)
-            return 2
+    if not check_binary(args.slicescope_bin):
+        return 2
+    if not args.vocab.exists():
+        print(f"error: {args.vocab} not found; build it with scripts/make_vocab.py (see this "
+              "script's doc)", file=sys.stderr)
+        return 2
     settings = json.loads(args.planted.read_text())["settings"]
     rows = []
     for sid, meta in settings.items():
@@ -64,25 +59,13 @@ def main() -> int:
         truth = np.load(d / "truth.npz")
         out = d / "phrases.json"
         seed = int(meta["spec"]["seed"]) % (2**31)
-        cmd = [str(args.slicescope_bin), "scan", str(d / "data.parquet"), "--label", "label",
-               "--pred", "pred"]
-        for v in VIEWS:
-            cmd += ["--view", f"{v}={d / (v + '.npy')}"]
-        cmd += ["--vocab", f"fm={args.vocab}", "--slicers", SLICERS, "--json", str(out),
-                "--seed", str(seed), "--quiet", "--force"]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            print(p.stderr[-2000:], file=sys.stderr)
+        res = scan(args.slicescope_bin, d / "data.parquet", d, seed, out,
+                   ["--vocab", f"fm={args.vocab}"])
+        if res is None:
             return 3
-        res = json.loads(out.read_text())
         for i, s in topical:
             mask = set(np.flatnonzero(truth[f"s{i}"]).tolist())
-            best, best_j = None, 0.0
-            for sl in res["slices"]:
-                m = set(sl["members"])
-                j = len(mask & m) / len(mask | m)
-                if j > best_j:
-                    best, best_j = sl, j
+            best, best_j = best_match(mask, res["slices"])
             top = [t["phrase"] for t in (best["phrases"]["top"] if best and best["phrases"] else [])][:3]
             pattern = re.compile(TOPICS[s["topic"]])
             named = any(pattern.search(ph.lower()) for ph in top)
@@ -95,9 +78,7 @@ def main() -> int:
     summary = {"planted_slices": len(rows), "named": named, "share_named": share, "target": 0.6,
                "met": share >= 0.6, "vocabulary": "2,000 most frequent words and word pairs of the "
                "corpus (scripts/make_vocab.py --from-corpus ... --top 2000), all-MiniLM-L6-v2"}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"summary": summary, "slices": rows}, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json(args.out, {"summary": summary, "slices": rows})
     print(f"the planted topic is among the top 3 phrases for {named} of {len(rows)} planted "
           f"slices ({100 * share:.0f}%; target >= 60%): {'met' if summary['met'] else 'MISSED'}")
     return 0

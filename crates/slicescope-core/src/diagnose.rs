@@ -2425,7 +2425,7 @@ mod tests {
     /// --ignored --nocapture timing`. Prints times; asserts nothing about
     /// them.
     #[test]
-    #[ignore]
+    #[ignore = "timing run at 1M rows: prints seconds, asserts nothing about them"]
     fn timing_at_one_million_rows() {
         let (n, d) = (1_000_000usize, 128usize);
         let mut rng = Rng::new(1);
