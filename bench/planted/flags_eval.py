@@ -11,20 +11,33 @@ here) and noisy-label slices in >= 80%. The noisy-label settings of this benchma
 *training* labels only; the evaluated labels are clean, so a flag that looks for evaluated labels
 disagreeing with their neighbours is not expected to fire there (see README.md).
 
-    bench/.cache/planted/venvs/bench/bin/python bench/planted/flags_eval.py
+So a second part measures the flag where the evaluation labels themselves are noisy, which is
+what it is built to find: in every rare and correlation setting, a subgroup that is not planted (a
+Fashion fine class, or a Rotten Tomatoes (topic, sentiment) cell), chosen with the setting's seed,
+gets a share `--eval-noise` of its *evaluated* labels flipped (Fashion: to one other superclass,
+as annotators confusing two classes would; Rotten Tomatoes: to the other sentiment). Predictions
+are left as the model made them. The listed slice that best overlaps the subgroup should be
+flagged as label noise, and its suspect rows should be the flipped ones; the setting's planted
+(clean) slice should still not be flagged.
 
-Writes results/flags.json; needs numpy and the settings cached by run_benchmark.py.
+    bench/.cache/planted/venvs/bench/bin/python bench/planted/flags_eval.py [--eval-noise 0.3]
+
+Writes results/flags.json; needs numpy, pyarrow and the settings cached by run_benchmark.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+import common
 from evaluate import DEFAULT_BIN, HERE, SETTINGS, best_match, check_binary, scan, write_json
 
 
@@ -33,7 +46,12 @@ def main() -> int:
     ap.add_argument("--slicescope-bin", type=Path, default=DEFAULT_BIN)
     ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json")
     ap.add_argument("--out", type=Path, default=HERE / "results/flags.json")
+    ap.add_argument("--eval-noise", type=float, default=0.3,
+                    help="share of the chosen subgroup's evaluated labels flipped (part 2)")
     args = ap.parse_args()
+    if not 0.0 < args.eval_noise < 0.5:
+        ap.error("--eval-noise must be in (0, 0.5): above one half the neighbours' majority "
+                 "label is the wrong one and no neighbour vote can tell")
     if not check_binary(args.slicescope_bin):
         return 2
     settings = json.loads(args.planted.read_text())["settings"]
@@ -81,10 +99,98 @@ def main() -> int:
     summary["noisy_flagged_as_label_noise"] = {
         "share": tp, "target_at_least": 0.80, "met": tp >= 0.80,
         "caveat": "training labels corrupted, evaluated labels clean"}
-    write_json(args.out, {"summary": summary, "slices": rows})
+    print("-- part 2: noisy evaluation labels", flush=True)
+    noisy_eval = []
+    for sid, meta in settings.items():
+        if meta["spec"]["type"] not in ("rare", "correlation"):
+            continue
+        r = eval_noise_run(args, sid, meta)
+        if r is None:
+            return 3
+        noisy_eval.append(r)
+        print(f"{sid:26s} {r['subgroup']}: {r['flipped']} flipped, J={r['best_jaccard']:.2f} "
+              f"noise={'Y' if r['label_noise'] else 'n'} suspects={r['suspects']} "
+              f"(of them flipped {r['suspects_flipped']}); planted slice "
+              f"noise={'Y' if r['planted_flagged'] else 'n'}", flush=True)
+    ok = [r for r in noisy_eval if r["label_noise"]]
+    share = len(ok) / len(noisy_eval) if noisy_eval else 0.0
+    sus = sum(r["suspects"] for r in ok)
+    summary["noisy_eval_labels_flagged"] = {
+        "runs": len(noisy_eval), "flagged": len(ok), "share": share, "target_at_least": 0.80,
+        "met": share >= 0.80, "flip_share": args.eval_noise,
+        "suspect_precision": (sum(r["suspects_flipped"] for r in ok) / sus) if sus else None,
+        "by_dataset": {ds: f"{sum(r['label_noise'] for r in noisy_eval if r['dataset'] == ds)}"
+                           f"/{sum(r['dataset'] == ds for r in noisy_eval)}"
+                       for ds in ("fashion", "rt")},
+        "planted_clean_flagged": sum(r["planted_flagged"] for r in noisy_eval)}
+    write_json(args.out, {"summary": summary, "slices": rows, "noisy_eval_labels": noisy_eval})
     for k, v in summary.items():
         print(f"{k}: {v}")
     return 0
+
+
+def eval_noise_run(args, sid: str, meta: dict) -> dict | None:
+    """Part 2 for one setting: flip a share of one unplanted subgroup's evaluated labels, rescan,
+    and read the flags of the listed slice that best overlaps that subgroup."""
+    d = SETTINGS / sid
+    spec = meta["spec"]
+    table = pq.read_table(d / "data.parquet")
+    label = np.array(table.column("label").to_pylist(), dtype=object)
+    pred = np.array(table.column("pred").to_pylist(), dtype=object)
+    rng = np.random.default_rng([int(spec["seed"]) % (2**31), 7])
+    planted = np.load(d / "truth.npz")["s0"]
+    if spec["dataset"] == "fashion":
+        fine = np.asarray(table.column("fine").to_pylist())
+        names = list(common.FINE_NAMES)
+        cands = [f for f in range(10) if f != spec["slices"][0].get("fine", -1)
+                 and ((fine == f) | (fine == names[f])).sum() >= 100]
+        f = int(rng.choice(cands))
+        group = (fine == f) | (fine == names[f])
+        own = common.FINE_TO_SUPER[f]
+        to = common.SUPER_NAMES[int(rng.choice([c for c in range(5) if c != own]))]
+        what = f"fine={names[f]} -> {to}"
+        new = lambda n: np.full(n, to, dtype=object)  # noqa: E731
+    else:
+        from make_data import TOPICS, text_mask
+        texts = table.column("text").to_pylist()
+        classes = sorted(set(label.tolist()))
+        p0 = spec["slices"][0]
+        cells = []
+        for g, rx in TOPICS.items():
+            tm = text_mask(texts, rx)
+            for c in classes:
+                m = tm & (label == c)
+                if m.sum() >= 40 and not (g == p0.get("topic") and (m & planted).any()):
+                    cells.append((g, c, m))
+        g, c, group = cells[int(rng.integers(len(cells)))]
+        other = [x for x in classes if x != c][0]
+        what = f"{g} & label={c} -> {other}"
+        new = lambda n: np.full(n, other, dtype=object)  # noqa: E731
+    rows = np.flatnonzero(group)
+    flip = np.sort(rng.choice(rows, max(1, round(args.eval_noise * len(rows))), replace=False))
+    label[flip] = new(len(flip))
+    cols = {n: table.column(n) for n in table.column_names}
+    cols["label"] = pa.array(label.tolist(), pa.string())
+    cols["error"] = pa.array((label != pred).tolist(), pa.bool_())
+    noisy_table = d / "data_eval_noise.parquet"
+    pq.write_table(pa.table(cols), noisy_table)
+    extra = (["--attributes", "fine,patch", "--categorical", "patch"]
+             if spec["dataset"] == "fashion" else [])
+    res = scan(args.slicescope_bin, noisy_table, d, int(spec["seed"]) % (2**31),
+               d / "flags_eval_noise.json", extra)
+    if res is None:
+        return None
+    best, best_j = best_match(set(rows.tolist()), res["slices"])
+    ln = best["flags"]["label_noise"] if best else None
+    suspects = [int(x) for x in ln["suspect_rows"]] if ln else []
+    planted_best, _ = best_match(set(np.flatnonzero(planted).tolist()), res["slices"])
+    pl = planted_best["flags"]["label_noise"] if planted_best else None
+    flipped = set(flip.tolist())
+    return {"setting": sid, "dataset": spec["dataset"], "subgroup": what,
+            "subgroup_rows": int(len(rows)), "flipped": int(len(flip)),
+            "best_jaccard": round(best_j, 3), "label_noise": bool(ln and ln["flagged"]),
+            "suspects": len(suspects), "suspects_flipped": sum(s in flipped for s in suspects),
+            "planted_flagged": bool(pl and pl["flagged"] and planted_best is not best)}
 
 
 if __name__ == "__main__":
