@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every Rust test (unit,
-# property, golden, end-to-end CLI) and the Python scripts' tests. Installs what
-# it needs (a .venv with scripts/requirements-test.txt).
+# property, golden, end-to-end CLI), the Python scripts' tests and the HTML
+# report's end-to-end tests in headless Chromium. Installs what it needs: a
+# .venv with scripts/requirements-test.txt, and (as root, with apt-get) the
+# Debian package chromium when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +21,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
-echo "== cargo test"
-cargo test --locked --workspace
+echo "== cargo test (profile ci: optimised, debug assertions and overflow checks on)"
+cargo test --locked --workspace --profile ci
 
 echo "== python tests"
 PYTHON="${PYTHON:-python3}"
@@ -33,3 +35,24 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 .venv/bin/python -m pytest -q scripts/test_make_vocab.py bench/planted/test_metrics.py
+
+echo "== browser tests: the HTML reports of both examples in headless Chromium"
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+    else
+        echo "error: chromium not found; install it (Debian: sudo apt-get install chromium)" >&2
+        exit 2
+    fi
+fi
+# `cargo test --profile ci` built the binary already.
+BIN="${CARGO_TARGET_DIR:-target}/ci/slicescope"
+REPORTS=target/browser
+mkdir -p "$REPORTS"
+"$BIN" scan examples/adult/adult_test.parquet --config examples/adult/slicescope.toml \
+    --report "$REPORTS/adult.html" --force --quiet
+"$BIN" scan examples/fashion/fashion_eval.parquet --config examples/fashion/slicescope.toml \
+    --report "$REPORTS/fashion.html" --force --quiet
+SLICESCOPE_REPORTS="$REPORTS/adult.html:$REPORTS/fashion.html" \
+    .venv/bin/python -m pytest -q tests/browser

@@ -180,6 +180,12 @@ pub struct ScanArgs {
         help_heading = "Output"
     )]
     pub display: Option<Vec<String>>,
+    /// Report: column of example images (PNG/JPEG bytes, or paths relative to the data file's folder).
+    #[arg(long, value_name = "COL", help_heading = "Output")]
+    pub image_column: Option<String>,
+    /// Report: column of example texts.
+    #[arg(long, value_name = "COL", help_heading = "Output")]
+    pub text_column: Option<String>,
 
     /// Embedding view: NAME=COL (a list column) or NAME=FILE.npy / FILE.npz[:KEY] (repeatable).
     #[arg(long = "view", value_name = "NAME=SOURCE", help_heading = "Views")]
@@ -232,6 +238,18 @@ pub struct ScanArgs {
     /// Write per-row membership scores (float32 .npy, rows × slices in the JSON's order).
     #[arg(long, value_name = "FILE.npy", help_heading = "Output")]
     pub membership: Option<String>,
+    /// Write the self-contained HTML report (docs/report.md).
+    #[arg(long, value_name = "FILE.html", help_heading = "Output")]
+    pub report: Option<String>,
+    /// Write a Markdown summary of the top slices (for pull-request comments).
+    #[arg(long, value_name = "FILE.md", help_heading = "Output")]
+    pub markdown: Option<String>,
+    /// Report title [default: the data file's name].
+    #[arg(long, value_name = "TEXT", help_heading = "Output")]
+    pub title: Option<String>,
+    /// Model or run name shown in the report.
+    #[arg(long, value_name = "NAME", help_heading = "Output")]
+    pub run_name: Option<String>,
     /// Merge slices whose members overlap at least this much (Jaccard) [default: 0.5].
     #[arg(long, value_name = "J", help_heading = "Output")]
     pub merge_jaccard: Option<f64>,
@@ -359,6 +377,12 @@ impl ScanArgs {
                 TestingArg::SameRows => EmbeddingTesting::SameRows,
             };
         }
+        if let Some(i) = &self.image_column {
+            c.image = Some(i.clone());
+        }
+        if let Some(t) = &self.text_column {
+            c.text = Some(t.clone());
+        }
         if let Some(d) = &self.display {
             c.display = d
                 .iter()
@@ -438,6 +462,18 @@ impl ScanArgs {
         }
         if let Some(m) = &self.membership {
             o.membership = Some(m.clone());
+        }
+        if let Some(r) = &self.report {
+            o.report = Some(r.clone());
+        }
+        if let Some(m) = &self.markdown {
+            o.markdown = Some(m.clone());
+        }
+        if let Some(t) = &self.title {
+            o.title = Some(t.clone());
+        }
+        if let Some(r) = &self.run_name {
+            o.run_name = Some(r.clone());
         }
         if let Some(j) = self.merge_jaccard {
             o.merge_jaccard = j;

@@ -6,6 +6,7 @@
 mod args;
 mod output;
 mod progress;
+mod report;
 
 use std::io::Write;
 use std::path::Path;
@@ -70,6 +71,18 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     if let Some(m) = &config.output.membership {
         output::check_writable(Path::new(m), config.output.overwrite)?;
     }
+    for out in [&config.output.report, &config.output.markdown]
+        .into_iter()
+        .flatten()
+    {
+        output::check_writable(Path::new(out), config.output.overwrite)?;
+    }
+    // The report draws each slice's members; the JSON leaves them out when
+    // asked to.
+    let json_members = config.output.members;
+    if config.output.report.is_some() {
+        config.output.members = true;
+    }
 
     let data = a.data.as_path();
     let read_opts = a.read_options(&config)?;
@@ -77,6 +90,9 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     let attributes = scan::resolve_attributes(&config, &schema)?;
     let needed = scan::needed_columns(&config, &attributes);
     let names: Vec<String> = schema.iter().map(|(n, _)| n.clone()).collect();
+    if config.output.report.is_some() {
+        report::check_columns(&config, &names)?;
+    }
     // Columns absent from the file are left out here so that the core
     // reports them with their role ("label column 'x' not found...").
     let spinner = progress::Spinner::new(quiet, "reading");
@@ -90,7 +106,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
                     .cloned()
                     .collect(),
             ),
-            ..read_opts
+            ..read_opts.clone()
         },
     )?;
     frame.set_source_columns(names);
@@ -133,6 +149,14 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     result.timing.load_seconds = load_seconds;
     result.timing.total_seconds = t0.elapsed().as_secs_f64();
 
+    if config.output.report.is_some() || config.output.markdown.is_some() {
+        let spinner = progress::Spinner::new(quiet, "writing the report");
+        report::write(&result, &config, &views, &frame, data, &read_opts, t0)?;
+        drop(spinner);
+    }
+    if !json_members {
+        result.slices.iter_mut().for_each(|s| s.members = None);
+    }
     if let Some(json) = &config.output.json {
         let text = serde_json::to_string_pretty(&result)?;
         output::write_atomic(Path::new(json), text.as_bytes(), config.output.overwrite)?;
@@ -146,9 +170,16 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     if !a.quiet || config.output.json.is_none() {
         output::print_summary(&mut out, &result, config.output.top)?;
     }
-    if let Some(json) = &config.output.json {
-        if !a.quiet {
-            writeln!(out, "wrote {json}")?;
+    if !a.quiet {
+        for written in [
+            &config.output.json,
+            &config.output.report,
+            &config.output.markdown,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            writeln!(out, "wrote {written}")?;
         }
     }
     out.flush()?;

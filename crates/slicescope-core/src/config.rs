@@ -53,6 +53,7 @@ pub struct Columns {
     /// Attribute (metadata) columns to slice on.
     pub attributes: Vec<String>,
     /// Use every column not used otherwise as an attribute (vector columns
+    /// and columns of types slicescope cannot slice on, e.g. binary,
     /// excluded).
     pub attributes_all: bool,
     /// Embedding views: name → a vector column of the table or a `.npy` /
@@ -61,6 +62,12 @@ pub struct Columns {
     /// Columns shown with each slice's example rows (an id, a text, an
     /// image path); never used as attributes by `attributes_all`.
     pub display: Vec<String>,
+    /// The report's example images: a binary column of encoded PNG/JPEG
+    /// images, or a string column of image paths (relative ones are
+    /// resolved against the data file's folder); never an attribute.
+    pub image: Option<String>,
+    /// The report's example texts: a text column; never an attribute.
+    pub text: Option<String>,
 }
 
 /// `[output]`.
@@ -85,11 +92,23 @@ pub struct Output {
     /// Lattice slices are never merged with each other (they are the exact
     /// top-K; identical ones are marked `equivalent_to`).
     pub merge_jaccard: f64,
+    /// Write the self-contained HTML report here (docs/report.md).
+    pub report: Option<String>,
+    /// Write a Markdown summary of the top slices here.
+    pub markdown: Option<String>,
+    /// The report's title (default: the data file's name).
+    pub title: Option<String>,
+    /// Model or run name shown in the report.
+    pub run_name: Option<String>,
 }
 
 impl Default for Output {
     fn default() -> Self {
         Output {
+            report: None,
+            markdown: None,
+            title: None,
+            run_name: None,
             top: 10,
             json: None,
             members: true,

@@ -319,6 +319,36 @@ impl OutcomeSummary {
             OutcomeSummary::Errors { .. } => None,
         }
     }
+
+    /// The true class of at least `min_share_of_errors` of the slice's
+    /// errors (summed over the listed wrong pairs, so a lower bound), with
+    /// that share; for slices whose errors are one class mistaken for
+    /// several others.
+    pub fn dominant_error_label(&self, min_share_of_errors: f64) -> Option<(&str, f64)> {
+        let OutcomeSummary::Confusion {
+            errors,
+            error_pairs,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        if *errors <= 0.0 {
+            return None;
+        }
+        let mut by_label: Vec<(&str, f64)> = Vec::new();
+        for p in error_pairs {
+            match by_label.iter_mut().find(|(l, _)| *l == p.label) {
+                Some((_, c)) => *c += p.count,
+                None => by_label.push((&p.label, p.count)),
+            }
+        }
+        by_label
+            .into_iter()
+            .map(|(l, c)| (l, c / errors))
+            .filter(|&(_, share)| share >= min_share_of_errors)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
 }
 
 /// Example rows of a slice.
@@ -384,6 +414,10 @@ pub struct SentenceParts {
     pub binary: bool,
     /// The dominant wrong label → prediction pair, if any.
     pub dominant_error: Option<ErrorPair>,
+    /// Without a dominant pair: the true class of most errors and its share
+    /// of them, if any.
+    #[serde(default)]
+    pub dominant_label: Option<(String, f64)>,
     /// The best attribute rule, if attributes were searched.
     pub rule: Option<RuleText>,
     /// Text phrases describing the slice, best first (three are used).
@@ -1572,6 +1606,11 @@ pub fn sentence(s: &SentenceParts) -> String {
     let mut details: Vec<String> = Vec::new();
     if let Some(p) = &s.dominant_error {
         details.push(format!("mostly {} predicted as {}", p.label, p.predicted));
+    } else if let Some((label, share)) = &s.dominant_label {
+        details.push(format!(
+            "mostly {label} misclassified ({} of errors)",
+            fmt_percent(*share)
+        ));
     }
     if let Some(r) = &s.rule {
         if r.f1 >= RULE_MIN_F1 {
@@ -2454,6 +2493,11 @@ mod tests {
             Some("dog")
         );
         assert_eq!(s.dominant_error(0.7), None);
+        // 2 of the 3 errors are on true cats: a dominant class at 0.6, not at 0.7.
+        let (label, share) = s.dominant_error_label(0.6).unwrap();
+        assert_eq!(label, "cat");
+        assert!((share - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s.dominant_error_label(0.7), None);
 
         let top1 = outcome_summary(&members, 10, None, Some(&classes), &[], true, 1).unwrap();
         let OutcomeSummary::Confusion { pairs, .. } = &top1 else {
@@ -2629,6 +2673,7 @@ mod tests {
                 label: "Shirt".into(),
                 predicted: "T-shirt".into(),
             }),
+            dominant_label: None,
             rule: Some(RuleText {
                 text: "weather = fog ∧ camera = B".into(),
                 precision: 0.912,
@@ -2642,6 +2687,19 @@ mod tests {
             "12% of samples (n = 1,234), error 41% vs 6% elsewhere (+310 errors): mostly Shirt \
              predicted as T-shirt; weather = fog ∧ camera = B (precision 0.91, recall 0.78); \
              'long sleeves', 'plaid'"
+        );
+        // Without a dominant pair, a dominant true class is named instead.
+        let spread = SentenceParts {
+            dominant_error: None,
+            dominant_label: Some(("Shirt".into(), 0.84)),
+            rule: None,
+            phrases: Vec::new(),
+            ..parts.clone()
+        };
+        assert_eq!(
+            sentence(&spread),
+            "12% of samples (n = 1,234), error 41% vs 6% elsewhere (+310 errors): mostly Shirt \
+             misclassified (84% of errors)"
         );
     }
 

@@ -311,6 +311,9 @@ impl Context<'_> {
                 label: p.label.clone(),
                 predicted: p.predicted.clone(),
             }),
+            dominant_label: outcome
+                .dominant_error_label(0.6)
+                .map(|(l, share)| (l.to_string(), share)),
             rule: attribute_rule.as_ref().map(RuleText::from),
             phrases: phrases
                 .as_ref()

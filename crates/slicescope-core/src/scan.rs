@@ -280,11 +280,17 @@ pub struct ScanResult {
     /// `--membership`).
     #[serde(skip)]
     pub membership: Vec<Vec<f32>>,
+    /// Each row's error (0/1, or the row's loss or metric), as the scan
+    /// derived it (not serialised; the report's maps colour points by it).
+    #[serde(skip)]
+    pub row_errors: Vec<f32>,
 }
 
 /// Attribute columns to use: the configured list, or with
-/// `attributes_all` every column not used as outcome, weight or view and
-/// not a vector column. `columns` lists the table's (name, kind) pairs.
+/// `attributes_all` every column not used as outcome, weight, view, display,
+/// image or text and not a vector column or one of a type slicescope cannot
+/// slice on (the kind `table_columns` reports as "unsupported ...").
+/// `columns` lists the table's (name, kind) pairs.
 pub fn resolve_attributes(config: &Config, columns: &[(String, String)]) -> Result<Vec<String>> {
     let c = &config.columns;
     if c.attributes_all && !c.attributes.is_empty() {
@@ -303,7 +309,10 @@ pub fn resolve_attributes(config: &Config, columns: &[(String, String)]) -> Resu
                 !used.contains(n)
                     && !views.contains(&n)
                     && !c.display.contains(n)
+                    && c.image.as_ref() != Some(n)
+                    && c.text.as_ref() != Some(n)
                     && !kind.starts_with("vector")
+                    && !kind.starts_with("unsupported")
             })
             .map(|(n, _)| n.clone())
             .collect();
@@ -1047,6 +1056,7 @@ pub fn scan(
             total_seconds: t0.elapsed().as_secs_f64(),
         },
         membership,
+        row_errors: out.errors.iter().map(|&e| e as f32).collect(),
     })
 }
 

@@ -179,7 +179,10 @@ fn schema(path: &Path, format: Format, opts: &ReadOptions) -> Result<SchemaRef> 
 
 /// The requested columns as (index in `schema`, name), in request order
 /// without repeats; all columns when `requested` is `None`.
-fn resolve(schema: &Schema, requested: Option<&[String]>) -> Result<Vec<(usize, String)>> {
+pub(crate) fn resolve(
+    schema: &Schema,
+    requested: Option<&[String]>,
+) -> Result<Vec<(usize, String)>> {
     match requested {
         None => Ok(schema
             .fields()
@@ -214,7 +217,7 @@ fn resolve_names(schema: &Schema, names: &[String]) -> Result<Vec<(usize, String
 
 /// Open the table, let `project` pick the columns from its full schema
 /// (returning their indices), and start reading those columns.
-fn open(
+pub(crate) fn open(
     path: &Path,
     format: Format,
     opts: &ReadOptions,

@@ -1,0 +1,192 @@
+//! The Markdown summary (`--markdown`), for pull-request comments.
+
+use std::fmt::Write;
+
+use slicescope_core::describe::OutcomeSummary;
+use slicescope_core::ScanResult;
+
+use crate::Meta;
+
+/// A short Markdown summary of the top `top` slices: one header line with
+/// the overall error, a table (rank, slice, size, error with its interval,
+/// excess errors, q-value, stability, flags) and the top slices in words.
+/// Slices with exactly the rows of a higher-ranked one are left out.
+pub fn markdown(result: &ScanResult, meta: &Meta, top: usize) -> String {
+    let mut s = String::new();
+    let rate = |x: f64| {
+        if result.task.binary_errors {
+            format!("{:.1}%", 100.0 * x)
+        } else {
+            num(x)
+        }
+    };
+    let title = match &meta.run_name {
+        Some(run) => format!("{} — {}", meta.title, run),
+        None => meta.title.clone(),
+    };
+    let _ = writeln!(s, "### slicescope: {}\n", cell(&title));
+    let _ = writeln!(
+        s,
+        "{} rows · {}{} **{}** [{}, {}] · {} slice{} listed (q < {}) · {:.1} s\n",
+        thousands(result.input.n_rows as u64),
+        result.task.metric,
+        if result.task.binary_errors {
+            ""
+        } else {
+            " mean"
+        },
+        rate(result.overall.error_rate),
+        rate(result.overall.ci_low),
+        rate(result.overall.ci_high),
+        result.slices.len(),
+        if result.slices.len() == 1 { "" } else { "s" },
+        result.parameters.testing.fdr,
+        meta.duration_seconds,
+    );
+    let shown: Vec<_> = result
+        .slices
+        .iter()
+        .filter(|x| x.equivalent_to.is_none())
+        .take(top)
+        .collect();
+    if shown.is_empty() {
+        let _ = writeln!(s, "No slice passed the false-discovery filter.");
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "| # | slice | size | {} [95% CI] | excess | q | stability | flags |",
+        if result.task.binary_errors {
+            "error"
+        } else {
+            "mean"
+        }
+    );
+    let _ = writeln!(s, "|---:|---|---:|---|---:|---:|---:|---|");
+    for sl in &shown {
+        let what = name(sl);
+        let flags = sl
+            .explanation
+            .as_ref()
+            .map(|e| e.flags.raised().join(", "))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} ({:.1}%) | {} [{}, {}] | {:+.0} | {} | {} | {} |",
+            sl.rank,
+            cell(&what),
+            thousands(sl.stats.size),
+            100.0 * sl.stats.support,
+            rate(sl.stats.error_rate),
+            rate(sl.stats.ci_low),
+            rate(sl.stats.ci_high),
+            sl.stats.excess_errors,
+            q(sl.stats.q_value),
+            sl.stability
+                .map_or_else(|| "—".to_string(), |v| format!("{v:.2}")),
+            if flags.is_empty() {
+                "—".to_string()
+            } else {
+                flags
+            },
+        );
+    }
+    let _ = writeln!(s, "\nIn words:\n");
+    for sl in shown.iter().take(5) {
+        if let Some(e) = &sl.explanation {
+            let _ = writeln!(s, "{}. {}", sl.rank, one_line(&e.summary));
+        }
+    }
+    s
+}
+
+/// What a slice is, in a few words: its attribute rule when one matches it
+/// well (precision and recall ≥ 0.8), else who found it where and its
+/// dominant wrong label → prediction pair.
+fn name(sl: &slicescope_core::scan::Slice) -> String {
+    let Some(e) = &sl.explanation else {
+        return sl.description.clone();
+    };
+    if let Some(r) = e
+        .attribute_rule
+        .as_ref()
+        .filter(|r| r.precision >= 0.8 && r.recall >= 0.8)
+    {
+        return r.text.clone();
+    }
+    let found = match &sl.view {
+        Some(v) => format!("{} in view '{v}'", sl.slicer),
+        None => sl.slicer.clone(),
+    };
+    match &e.outcome {
+        OutcomeSummary::Confusion {
+            errors,
+            error_pairs,
+            ..
+        } if *errors > 0.0 && !error_pairs.is_empty() => {
+            let p = &error_pairs[0];
+            format!(
+                "{found}: mostly {} → {} ({:.0}% of its errors)",
+                p.label,
+                p.predicted,
+                100.0 * p.count / errors
+            )
+        }
+        _ => sl.description.clone(),
+    }
+}
+
+/// A table cell: pipes escaped, on one line.
+fn cell(text: &str) -> String {
+    one_line(text).replace('|', "\\|")
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn q(v: f64) -> String {
+    if v == 0.0 {
+        "< 1e-300".into()
+    } else if v < 1e-3 {
+        format!("{v:.1e}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn num(x: f64) -> String {
+    if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_and_numbers() {
+        assert_eq!(cell("a | b\n c"), "a \\| b c");
+        assert_eq!(q(0.0), "< 1e-300");
+        assert_eq!(q(2.5e-7), "2.5e-7");
+        assert_eq!(q(0.0312), "0.031");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
