@@ -23,6 +23,12 @@ pub struct Cli {
 pub enum Command {
     /// Find error slices in an evaluation table.
     Scan(Box<ScanArgs>),
+    /// Tag the rows of a table with the slices of a slice file (scan --save-slices), with per-slice counts and, when labelled, error statistics.
+    Apply(Box<crate::apply::ApplyArgs>),
+    /// Compare two models' predictions on the same rows slice by slice (paired tests), with CI gates (--fail-on).
+    Compare(Box<crate::compare::CompareArgs>),
+    /// List recorded runs (.slicescope/history.db) and follow one slice through them.
+    History(crate::history::HistoryCmdArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -238,6 +244,9 @@ pub struct ScanArgs {
     /// Write per-row membership scores (float32 .npy, rows × slices in the JSON's order).
     #[arg(long, value_name = "FILE.npy", help_heading = "Output")]
     pub membership: Option<String>,
+    /// Write every listed slice's re-applicable definition (rules; embedding definitions with their view's projection), hashed and versioned, for `slicescope apply` and `slicescope compare --slices` (docs/workflow.md).
+    #[arg(long, value_name = "FILE.json", help_heading = "Output")]
+    pub save_slices: Option<String>,
     /// Write the self-contained HTML report (docs/report.md).
     #[arg(long, value_name = "FILE.html", help_heading = "Output")]
     pub report: Option<String>,
@@ -262,6 +271,9 @@ pub struct ScanArgs {
     /// No progress bar; with --json, no terminal table either.
     #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub hist: crate::history::HistoryArgs,
 
     /// Input format (detected from the file when absent).
     #[arg(long, value_enum, help_heading = "Input")]

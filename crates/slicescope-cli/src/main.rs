@@ -3,10 +3,17 @@
 //! Exit codes: 0 success, 2 usage or input error (1 is reserved for CI
 //! gates).
 
+mod apply;
 mod args;
+mod compare;
+mod definitions;
+mod gates;
+mod history;
+mod inputs;
 mod output;
 mod progress;
 mod report;
+mod tags;
 
 use std::io::Write;
 use std::path::Path;
@@ -25,6 +32,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(a) => run_scan(*a),
+        Command::Apply(a) => apply::run(*a),
+        Command::Compare(a) => compare::run(*a),
+        Command::History(a) => history::run(a),
     };
     match result {
         Ok(code) => code,
@@ -52,6 +62,7 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     let t0 = Instant::now();
+    let started = history::now();
     let mut config = match &a.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -70,6 +81,9 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
     }
     if let Some(m) = &config.output.membership {
         output::check_writable(Path::new(m), config.output.overwrite)?;
+    }
+    if let Some(f) = &a.save_slices {
+        output::check_writable(Path::new(f), config.output.overwrite)?;
     }
     for out in [&config.output.report, &config.output.markdown]
         .into_iter()
@@ -165,6 +179,27 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         let bytes = output::npy_f32_columns(&result.membership, result.input.n_rows);
         output::write_atomic(Path::new(m), &bytes, config.output.overwrite)?;
     }
+    let saved = match &a.save_slices {
+        Some(f) => Some(definitions::save(
+            &result,
+            &config,
+            &views,
+            Path::new(f),
+            config.output.overwrite,
+        )?),
+        None => None,
+    };
+    history::record_or_warn(
+        a.hist.store(data).as_deref(),
+        &history::scan_record(
+            &result,
+            &config,
+            data,
+            a.config.as_deref(),
+            saved.as_ref(),
+            started,
+        ),
+    );
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if !a.quiet || config.output.json.is_none() {
@@ -175,6 +210,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
             &config.output.json,
             &config.output.report,
             &config.output.markdown,
+            &a.save_slices,
         ]
         .into_iter()
         .flatten()

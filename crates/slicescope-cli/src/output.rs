@@ -77,7 +77,7 @@ pub fn npy_f32_columns(columns: &[Vec<f32>], rows: usize) -> Vec<u8> {
     out
 }
 
-fn pct(x: f64) -> String {
+pub(crate) fn pct(x: f64) -> String {
     if x.is_nan() {
         "-".into()
     } else {
@@ -85,7 +85,7 @@ fn pct(x: f64) -> String {
     }
 }
 
-fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if x.is_nan() {
         "-".into()
     } else if x.abs() >= 100.0 {
@@ -97,7 +97,7 @@ fn num(x: f64) -> String {
     }
 }
 
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -109,7 +109,7 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn pval(p: f64) -> String {
+pub(crate) fn pval(p: f64) -> String {
     if p < 1e-99 {
         "<1e-99".into()
     } else if p < 0.001 {

@@ -27,3 +27,4 @@ pub mod phrases;
 pub mod rng;
 pub mod slicers;
 pub mod views;
+pub mod workflow;
