@@ -3,7 +3,8 @@
 # property, golden, end-to-end CLI), the Python scripts' tests and the HTML
 # report's end-to-end tests in headless Chromium. Installs what it needs: a
 # .venv with scripts/requirements-test.txt, and (as root, with apt-get) the
-# Debian package chromium when it is missing.
+# Debian package chromium when it is missing. The Python package's suite
+# (tests/python/run.sh) builds the wheel with maturin into its own venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,3 +57,6 @@ mkdir -p "$REPORTS"
     --report "$REPORTS/fashion.html" --force --quiet
 SLICESCOPE_REPORTS="$REPORTS/adult.html:$REPORTS/fashion.html" \
     .venv/bin/python -m pytest -q tests/browser
+
+echo "== python package: build the wheel, pytest tests/python"
+tests/python/run.sh -q

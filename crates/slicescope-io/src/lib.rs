@@ -24,6 +24,7 @@
 //! is inside one of these reads and defers to the previous hook otherwise.
 #![deny(missing_docs)]
 
+mod batches;
 mod cells;
 mod convert;
 mod csv;
@@ -38,6 +39,7 @@ use std::path::Path;
 
 use slicescope_core::{Error, Frame, Result};
 
+pub use crate::batches::{batches_to_frame, read_batches, schema_columns};
 pub use crate::cells::{read_cells, Cell};
 pub use crate::csv::{CsvOptions, CsvType};
 pub use crate::matrix::{read_matrix, read_npz_strings, Matrix};
