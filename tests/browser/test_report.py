@@ -369,3 +369,23 @@ def test_script_and_style_are_safe_inline():
     assert not re.search(r'</style', css, re.I)
     for sink in ('innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function'):
         assert sink not in js, f'report.js uses {sink}'
+
+
+def test_the_reports_together_exercise_every_conditional_check():
+    """The per-report checks skip what a report lacks (maps, image examples, a second slice); with
+    SLICESCOPE_REPORTS set, at least one of the reports must have each, so that no check is
+    skipped for all of them."""
+    from conftest import embedded_data, report_paths
+
+    paths = report_paths()
+    if not paths:
+        pytest.skip('SLICESCOPE_REPORTS is not set')
+    data = [embedded_data(p) for p in paths]
+    names = [p.name for p in paths]
+    assert any(len(d['result']['slices']) >= 2 for d in data), f'no report lists two slices: {names}'
+    assert any(d.get('maps') for d in data), f'no report has a map: {names}'
+    assert any(any(m['slices'].get(s['id']) for m in d.get('maps') or [] for s in d['result']['slices'])
+               for d in data), f'no report draws a slice member: {names}'
+    assert any(any(isinstance(e.get('image'), str) and e['image'].startswith('data:image/')
+                   for e in (d.get('examples') or {}).values()) for d in data), \
+        f'no report carries an image example: {names}'
