@@ -89,8 +89,9 @@ const BLOCKS_PER_BATCH: usize = 8;
 const F64_WORK_LIMIT: f64 = 4.0e9;
 
 /// Preprocess one embedding view: optional L2 normalisation of every row
-/// (a zero row stays zero), centring, and PCA onto
-/// `k = min(params.max_dim, dim_in, n)` principal axes.
+/// (a zero row stays zero), centring, and PCA onto at most
+/// `k = min(params.max_dim, dim_in, n)` principal axes: those whose
+/// variance is more than 1e-6 of the largest (at least one).
 ///
 /// `values` is row-major `n × dim_in`. The covariance `X̃ᵀX̃ / (n − 1)` of
 /// the centred rows is formed block-wise (in f64 for small inputs, in f32
@@ -155,6 +156,7 @@ pub fn prepare_view(
     }
     let (cov, mean, trace) = covariance(gram, &shift, n)?;
     let (axes, lambda) = top_axes(&cov, k, name, source)?;
+    let k = lambda.len();
     drop(cov);
     let kept: f64 = lambda.iter().sum();
     let explained_ratio = if trace > 0.0 {
@@ -398,7 +400,16 @@ fn covariance(pass: GramPass, shift: &[f64], n: usize) -> Result<(Mat<f64>, Vec<
     Ok((cov, mean, trace))
 }
 
-/// Top-`k` eigenpairs of the symmetric `cov`: axes as a `d × k` matrix
+/// Axes whose variance is at most this share of the largest one carry no
+/// information at f32 precision (dead ReLU units, constant columns, fewer
+/// rows than dimensions); they are dropped so that no slicer fits weights
+/// to numerical noise (a logistic weight of thousands on coordinates of
+/// 1e-17, say).
+const NEGLIGIBLE_VARIANCE: f64 = 1e-6;
+
+/// Top eigenpairs of the symmetric `cov`, at most `k` of them and only
+/// those whose eigenvalue exceeds [`NEGLIGIBLE_VARIANCE`] times the largest
+/// (at least one axis is always kept): axes as a `d × k'` matrix
 /// (eigenvalue descending, each axis signed so that its largest-magnitude
 /// entry is positive) and eigenvalues clamped at 0.
 fn top_axes(cov: &Mat<f64>, k: usize, name: &str, source: &str) -> Result<(Mat<f64>, Vec<f64>)> {
@@ -427,7 +438,11 @@ fn top_axes(cov: &Mat<f64>, k: usize, name: &str, source: &str) -> Result<(Mat<f
     })?;
     let s = s.column_vector();
     // faer returns eigenvalues in nondecreasing order: take the last k,
-    // largest first.
+    // largest first, down to the first negligible one.
+    let top = s[d - 1].max(0.0);
+    let k = (0..k)
+        .take_while(|&j| j == 0 || s[d - 1 - j] > NEGLIGIBLE_VARIANCE * top)
+        .count();
     let mut axes = Mat::<f64>::zeros(d, k);
     let mut lambda = Vec::with_capacity(k);
     for j in 0..k {
@@ -718,21 +733,47 @@ mod tests {
                 .dim,
             6
         );
+        // Four rows, centred: rank 3, so 3 axes of the 4 allowed.
         let v = prepare_view("v", "t", &x[..4 * 6], 6, &params(10, false)).unwrap();
         assert_eq!(
             (v.dim, v.n_rows(), v.axes.len(), v.explained_variance.len()),
-            (4, 4, 24, 4)
+            (3, 4, 18, 3)
         );
-        // Three rows of 6-d data: rank 2, the extra axis has variance 0.
+        // Three rows of 6-d data: rank 2, the third axis (variance 0) is
+        // dropped.
         let v = prepare_view("v", "t", &x[..3 * 6], 6, &params(10, false)).unwrap();
-        assert_eq!(v.dim, 3);
-        assert!(v.explained_variance[2].abs() < 1e-4);
+        assert_eq!((v.dim, v.axes.len(), v.data.len()), (2, 12, 6));
         assert!((v.explained_ratio - 1.0).abs() < 1e-5);
-        // Constant data: no variance at all.
+        // Constant data: no variance at all; one axis stays.
         let c = vec![1.5f32; 10 * 3];
         let v = prepare_view("v", "t", &c, 3, &params(2, false)).unwrap();
+        assert_eq!(v.dim, 1);
         assert!(v.data.iter().all(|&z| z == 0.0));
         assert_eq!(v.explained_ratio, 1.0);
+    }
+
+    #[test]
+    fn dead_units_give_no_axes() {
+        // Activations of 8 units, 3 of them dead (always 0): only the 5
+        // live directions are kept, and every kept axis has real variance.
+        let mut rng = Rng::new(41);
+        let n = 400;
+        let mut x = vec![0f32; n * 8];
+        for r in 0..n {
+            for c in 0..5 {
+                x[r * 8 + c] = (rng.normal() as f32).max(0.0) + 0.1 * c as f32;
+            }
+        }
+        let v = prepare_view("act", "t", &x, 8, &params(8, false)).unwrap();
+        assert_eq!(v.dim, 5);
+        let top = v.explained_variance[0];
+        assert!(v.explained_variance.iter().all(|&l| l > 1e-3 * top));
+        // The dead units carry no weight in any kept axis.
+        for j in 0..v.dim {
+            for c in 5..8 {
+                assert!(v.axes[c * v.dim + j].abs() < 1e-6);
+            }
+        }
     }
 
     #[test]
