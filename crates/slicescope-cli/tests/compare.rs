@@ -28,8 +28,26 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A JSON file; `compare --json` documents are checked against
+/// docs/slicescope-compare.schema.json on the way (every field the code writes must be in
+/// the schema: it has additionalProperties false throughout).
 fn json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    if doc["kind"] == "slicescope-compare" {
+        assert_schema_valid("slicescope-compare.schema.json", &doc);
+    }
+    doc
+}
+
+include!("support/schema.rs");
+
+#[test]
+fn compare_schema_rejects_bad_documents() {
+    assert_schema_rejects("slicescope-compare.schema.json", &serde_json::json!({}));
+    assert_schema_rejects(
+        "slicescope-compare.schema.json",
+        &serde_json::json!({"kind": "slicescope-compare"}),
+    );
 }
 
 struct XorShift(u64);
@@ -122,6 +140,13 @@ fn regression_new_and_vanished_slices() {
     let d = json(&report);
     assert_eq!(d["kind"], "slicescope-compare");
     assert_eq!(d["known_from"], "scan-a");
+    // The schema refuses a field it does not list, at the top and inside.
+    let mut extra = d.clone();
+    extra["surprise"] = Value::from(1);
+    assert_schema_rejects("slicescope-compare.schema.json", &extra);
+    let mut extra = d.clone();
+    extra["known"][0]["a"]["surprise"] = Value::from(1);
+    assert_schema_rejects("slicescope-compare.schema.json", &extra);
     assert_eq!(d["passed"], false);
     assert_eq!(d["a"]["column"], "pred");
     assert_eq!(d["b"]["column"], "pred_b");

@@ -379,7 +379,9 @@ pub(super) fn run(
     // highest member Jaccard, when ≥ 0.5. B's slices no A slice matches are
     // new in B.
     let mut used = vec![false; rb.slices.len()];
-    let mut pairs: Vec<(usize, Option<(usize, &'static str, f64)>)> = Vec::new();
+    // (A's slice, its match in B: B's slice, how, Jaccard).
+    type Matched = Option<(usize, &'static str, f64)>;
+    let mut pairs: Vec<(usize, Matched)> = Vec::new();
     for (i, sa) in ra.slices.iter().enumerate() {
         let by_key = sa.key.as_ref().and_then(|k| {
             rb.slices
