@@ -9,7 +9,7 @@
   const STATUS_ORDER = { worse: 0, new: 1, better: 2, unchanged: 3, vanished: 4 };
   const COLUMNS = [
     { key: 'id', label: 'Id', num: false },
-    { key: 'description', label: 'Slice', num: false, cls: 'desc' },
+    { key: 'description', label: 'Slice', num: false },
     { key: 'size', label: 'Size', num: true, first: 'desc' },
     { key: 'rate_a', label: 'A', num: true, first: 'desc' },
     { key: 'rate_b', label: 'B', num: true, first: 'desc' },
@@ -180,7 +180,7 @@
   function cell(col, m) {
     const c = m.raw;
     const v = m[col.key];
-    const td = el('td', { class: (col.num ? 'num ' : '') + (col.cls || col.key) });
+    const td = el('td', { class: (col.num ? 'num ' : '') + 'col-' + col.key });
     if (col.num) td.setAttribute('data-value', isNum(v) ? String(v) : '');
     else if (col.key === 'status') td.setAttribute('data-value', String(STATUS_ORDER[v] !== undefined ? STATUS_ORDER[v] : 9));
     else td.setAttribute('data-value', v === null || v === undefined ? '' : String(v));
