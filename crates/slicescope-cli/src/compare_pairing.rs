@@ -5,7 +5,7 @@
 //! agree row by row, so that both files really are the same evaluation set.
 //! Attributes and views come from A; B contributes its output column only.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::path::Path;
 
 use anyhow::{bail, Result};
@@ -30,9 +30,9 @@ impl Pairing {
     }
 }
 
-/// The ids of column `col` of `frame` (of file `path`), as text; a missing
-/// id is an error.
-fn ids(frame: &Frame, col: &str, path: &Path) -> Result<Vec<String>> {
+/// The ids of column `col` of `frame` (of file `path`), as text (string
+/// ids borrowed, others formatted); a missing id is an error.
+fn ids<'a>(frame: &'a Frame, col: &str, path: &Path) -> Result<Vec<Cow<'a, str>>> {
     let Some(c) = frame.column(col) else {
         bail!(
             "{}: id column '{col}' not found{}",
@@ -49,14 +49,20 @@ fn ids(frame: &Frame, col: &str, path: &Path) -> Result<Vec<String>> {
             path.display()
         );
     }
-    let mut out = Vec::with_capacity(frame.n_rows());
+    let mut out: Vec<Cow<'a, str>> = Vec::with_capacity(frame.n_rows());
     let mut missing = 0usize;
     for r in 0..frame.n_rows() {
-        match c.data.text(r) {
+        let id = match &c.data {
+            ColumnData::Categorical { codes, levels } => codes[r]
+                .and_then(|k| levels.get(k as usize))
+                .map(|s| Cow::Borrowed(s.as_str())),
+            other => other.text(r).map(Cow::Owned),
+        };
+        match id {
             Some(t) => out.push(t),
             None => {
                 missing += 1;
-                out.push(String::new());
+                out.push(Cow::Borrowed(""));
             }
         }
     }
@@ -67,6 +73,13 @@ fn ids(frame: &Frame, col: &str, path: &Path) -> Result<Vec<String>> {
         );
     }
     Ok(out)
+}
+
+/// (id, row) sorted by id.
+fn sorted<'a>(v: &'a [Cow<'_, str>]) -> Vec<(&'a str, usize)> {
+    let mut s: Vec<(&str, usize)> = v.iter().map(|x| x.as_ref()).zip(0..).collect();
+    s.sort_unstable();
+    s
 }
 
 /// Pair the rows of `a` (file `path_a`) and `b` (file `path_b`).
@@ -91,29 +104,47 @@ pub fn pair(
     };
     let ia = ids(a, col, path_a)?;
     let ib = ids(b, col, path_b)?;
-    let dup = |v: &[String]| {
-        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(v.len());
-        for x in v {
-            *seen.entry(x.as_str()).or_default() += 1;
+    // Sort both sides by id and merge: duplicates are equal neighbours;
+    // the merge finds the ids on one side only and B's row of each of A's.
+    let (sa, sb) = (sorted(&ia), sorted(&ib));
+    let dups = |s: &[(&str, usize)]| s.windows(2).filter(|w| w[0].0 == w[1].0).count();
+    let (dup_a, dup_b) = (dups(&sa), dups(&sb));
+    let (mut only_a, mut only_b) = (0usize, 0usize);
+    let mut perm = vec![0usize; ia.len()];
+    let (mut i, mut j) = (0usize, 0usize);
+    while i < sa.len() || j < sb.len() {
+        let order = match (sa.get(i), sb.get(j)) {
+            (Some(x), Some(y)) => x.0.cmp(y.0),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Equal => {
+                let (key, row_b) = sb[j];
+                while i < sa.len() && sa[i].0 == key {
+                    perm[sa[i].1] = row_b;
+                    i += 1;
+                }
+                while j < sb.len() && sb[j].0 == key {
+                    j += 1;
+                }
+            }
+            std::cmp::Ordering::Less => {
+                only_a += 1;
+                let key = sa[i].0;
+                while i < sa.len() && sa[i].0 == key {
+                    i += 1;
+                }
+            }
+            std::cmp::Ordering::Greater => {
+                only_b += 1;
+                let key = sb[j].0;
+                while j < sb.len() && sb[j].0 == key {
+                    j += 1;
+                }
+            }
         }
-        seen.values()
-            .filter(|&&n| n > 1)
-            .map(|&n| n - 1)
-            .sum::<usize>()
-    };
-    let (dup_a, dup_b) = (dup(&ia), dup(&ib));
-    let index_b: HashMap<&str, usize> = ib
-        .iter()
-        .enumerate()
-        .map(|(i, x)| (x.as_str(), i))
-        .collect();
-    let index_a: HashMap<&str, usize> = ia
-        .iter()
-        .enumerate()
-        .map(|(i, x)| (x.as_str(), i))
-        .collect();
-    let only_a = index_a.keys().filter(|k| !index_b.contains_key(*k)).count();
-    let only_b = index_b.keys().filter(|k| !index_a.contains_key(*k)).count();
+    }
     if dup_a + dup_b + only_a + only_b > 0 {
         let mut what = Vec::new();
         if dup_a > 0 {
@@ -141,10 +172,6 @@ pub fn pair(
             what.join(", ")
         );
     }
-    let perm: Vec<usize> = ia
-        .iter()
-        .map(|x| index_b.get(x.as_str()).copied().unwrap_or(0))
-        .collect();
     Ok(Pairing::Id {
         column: col.to_string(),
         perm,
