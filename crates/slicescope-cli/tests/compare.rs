@@ -783,6 +783,15 @@ fn saved_runs_scan_results_and_history() {
         .iter()
         .any(|n| n.as_str().unwrap().contains("same data file")));
 
+    // Undefined numbers are null in a scan result (NaN): still read.
+    let mut with_nulls = json(&ja);
+    with_nulls["slices"][0]["stats"]["lift"] = Value::Null;
+    with_nulls["overall"]["ci_low"] = Value::Null;
+    let jn = dir.path().join("nulls.json");
+    std::fs::write(&jn, serde_json::to_string(&with_nulls).unwrap()).unwrap();
+    let o = run(&["compare", s(&jn), s(&jb)]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+
     // Errors: exit 2 with a message.
     let bad = |args: &[&str], needle: &str| {
         let mut all = vec!["compare"];
@@ -841,6 +850,9 @@ fn saved_runs_scan_results_and_history() {
     ]);
     assert!(o.status.success(), "{}", out(&o));
     bad(&[s(&sf), s(&jb)], "a slice file");
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, r#"{"x": 1}"#).unwrap();
+    bad(&[s(&other), s(&jb)], "not a scan result");
 }
 
 /// compare --report / --markdown on a table (paired).

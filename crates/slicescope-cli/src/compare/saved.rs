@@ -15,11 +15,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use slicescope_core::attributes::Predicate;
 use slicescope_core::stats::benjamini_hochberg;
 use slicescope_core::workflow::file::rule_key;
 use slicescope_core::workflow::paired::Paired;
 use slicescope_core::workflow::rows::RowSet;
-use slicescope_core::{Config, ScanResult};
+use slicescope_core::Config;
 
 use super::{CompareArgs, CompareOutput, CompareSlice, Match, ModelRef, Side, MATCH_JACCARD};
 use crate::gates::{self, GateResult, Origin};
@@ -97,47 +98,83 @@ fn load_scan_json(path: &Path) -> Result<SavedRun> {
             path.display()
         );
     }
-    let r: ScanResult = serde_json::from_value(v).with_context(|| {
-        format!(
-            "{}: not a scan result of this slicescope (scan --json)",
+    // Only the fields compare needs are read, as values: undefined numbers
+    // are written as null (NaN), which the typed result does not read back.
+    let bad = |what: &str| {
+        anyhow::anyhow!(
+            "{}: not a scan result of slicescope (scan --json): {what}",
             path.display()
         )
-    })?;
-    let n = r.input.n_rows;
-    let slices = r
-        .slices
-        .iter()
-        .filter(|s| s.equivalent_to.is_none())
-        .map(|s| SavedSlice {
-            id: s.id.clone(),
-            key: s
-                .rule
-                .as_ref()
-                .filter(|_| s.definition.is_none())
-                .map(|rule| rule_key(&rule.predicates)),
-            description: s.description.clone(),
-            size: s.stats.size,
-            rate: s.stats.error_rate,
-            ci_low: s.stats.ci_low,
-            ci_high: s.stats.ci_high,
-            excess: s.stats.excess_errors,
-            q: Some(s.stats.q_value),
-            members: s.members.as_deref().map(|m| RowSet::from_rows(n, m)),
-        })
-        .collect();
+    };
+    let num = |x: &serde_json::Value| x.as_f64().unwrap_or(f64::NAN);
+    if v.get("schema_version").and_then(|x| x.as_str()).is_none() {
+        return Err(bad("no schema_version"));
+    }
+    let n = v["input"]["n_rows"]
+        .as_u64()
+        .ok_or_else(|| bad("no input.n_rows"))? as usize;
+    let metric = v["task"]["metric"]
+        .as_str()
+        .ok_or_else(|| bad("no task.metric"))?
+        .to_string();
+    let mut slices = Vec::new();
+    for s in v["slices"].as_array().ok_or_else(|| bad("no slices"))? {
+        if !s["equivalent_to"].is_null() {
+            continue;
+        }
+        let id = s["id"].as_str().ok_or_else(|| bad("a slice without id"))?;
+        let st = &s["stats"];
+        let key = if s["definition"].is_null() {
+            match s["rule"]["predicates"].as_array() {
+                Some(_) => {
+                    let preds: Vec<Predicate> =
+                        serde_json::from_value(s["rule"]["predicates"].clone())
+                            .map_err(|e| bad(&format!("slice {id}: {e}")))?;
+                    Some(rule_key(&preds))
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        let members = match s["members"].as_array() {
+            Some(m) => {
+                let rows: Vec<u32> = m
+                    .iter()
+                    .filter_map(|x| x.as_u64())
+                    .filter(|&x| (x as usize) < n)
+                    .map(|x| x as u32)
+                    .collect();
+                Some(RowSet::from_rows(n, &rows))
+            }
+            None => None,
+        };
+        slices.push(SavedSlice {
+            id: id.to_string(),
+            key,
+            description: s["description"].as_str().unwrap_or(id).to_string(),
+            size: st["size"].as_u64().unwrap_or(0),
+            rate: num(&st["error_rate"]),
+            ci_low: num(&st["ci_low"]),
+            ci_high: num(&st["ci_high"]),
+            excess: num(&st["excess_errors"]),
+            q: st["q_value"].as_f64(),
+            members,
+        });
+    }
     Ok(SavedRun {
         source: path.display().to_string(),
         kind: "scan-json".into(),
         model: None,
-        data_path: r.input.path.clone(),
+        data_path: v["input"]["path"].as_str().map(String::from),
         data_fingerprint: None,
         n_rows: n as u64,
-        metric: r.task.metric.clone(),
-        binary_errors: r.task.binary_errors,
-        rate: r.overall.error_rate,
-        ci: (r.overall.ci_low, r.overall.ci_high),
+        metric,
+        binary_errors: v["task"]["binary_errors"].as_bool().unwrap_or(false),
+        rate: num(&v["overall"]["error_rate"]),
+        ci: (num(&v["overall"]["ci_low"]), num(&v["overall"]["ci_high"])),
         slices,
-        weighted: r.task.weighted,
+        weighted: v["task"]["weighted"].as_bool().unwrap_or(false),
     })
 }
 
