@@ -554,6 +554,24 @@ fn two_files_paired_by_position_or_id() {
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let byid = json(&byid);
     assert_eq!(byid["data"]["paired_by"], "id:row_id");
+    // The history records B's file with its fingerprint, and the pairing.
+    let store = fa.parent().unwrap().join(".slicescope/history.db");
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let (inputs, params): (String, String) = conn
+        .query_row(
+            "SELECT inputs, parameters FROM runs WHERE kind = 'compare' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let inputs: Value = serde_json::from_str(&inputs).unwrap();
+    let params: Value = serde_json::from_str(&params).unwrap();
+    assert_eq!(inputs["data_b"]["path"], s(&fs));
+    assert!(inputs["data_b"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("fnv1a64:"));
+    assert_eq!(params["paired_by"], "id:row_id");
     assert_eq!(byid["b"]["column"], "model_out");
     for d in [&pos, &byid] {
         for k in [
