@@ -47,8 +47,9 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub scan: ScanArgs,
 
-    /// Model B's evaluation file: the same evaluation rows, with B's outputs (DATA then holds A's).
-    /// Rows are paired by --id, or else by position.
+    /// Model B's evaluation file: the same evaluation rows, with B's outputs (DATA then holds A's),
+    /// paired by --id or else by position. Or compare two saved runs: A.json B.json (scan --json
+    /// results) or run:ID run:ID (history runs; --history FILE names the store).
     #[arg(value_name = "DATA_B")]
     pub data_b: Option<PathBuf>,
     /// With two files: pair their rows by this column (unique in each file, the same ids in both).
@@ -329,12 +330,17 @@ fn read_b(
         let Some(col) = col else { continue };
         if !names_b.iter().any(|n| n == col) {
             bail!(
-                "{}: {role} column '{col}' not found{}; name B's column with --{kind_b}-b COL",
+                "{}: {role} column '{col}' not found{}{}",
                 path_b.display(),
                 slicescope_core::error::near_matches(col, &names_b)
                     .first()
                     .map(|s| format!(" (did you mean '{s}'?)"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if role == "model B's output" {
+                    format!("; name B's column with --{kind_b}-b COL")
+                } else {
+                    format!("; model B's file must have the {role} column too")
+                }
             );
         }
     }
