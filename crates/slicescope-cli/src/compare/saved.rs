@@ -287,7 +287,6 @@ pub(super) fn unpaired(
         } else {
             0.0
         };
-        let p = if p.is_nan() { f64::NAN } else { p };
         (
             diff,
             (diff - Z95 * se_u, diff + Z95 * se_u),
