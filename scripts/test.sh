@@ -55,7 +55,25 @@ mkdir -p "$REPORTS"
     --report "$REPORTS/adult.html" --force --quiet
 "$BIN" scan examples/fashion/fashion_eval.parquet --config examples/fashion/slicescope.toml \
     --report "$REPORTS/fashion.html" --force --quiet
+# The comparison report: v1 (pred) against v2, which regresses on v1's slices,
+# so the regression gate fails (exit 1) and the report shows its reasons.
+rc=0
+"$BIN" compare examples/adult/adult_versions.parquet --config examples/adult/slicescope.toml \
+    --pred-b pred_v2 --name-a v1 --name-b v2 --fail-on regression --fail-on 'new-slices>5' \
+    --report "$REPORTS/adult-compare.html" --force --quiet --no-history || rc=$?
+if [ "$rc" -ne 1 ]; then
+    echo "error: compare of the adult versions should fail its regression gate (exit 1), got exit $rc" >&2
+    exit 1
+fi
+# And of two saved runs (scan results of v1 and v2): the unpaired comparison.
+for v in pred pred_v2; do
+    "$BIN" scan examples/adult/adult_versions.parquet --config examples/adult/slicescope.toml \
+        --pred "$v" --json "$REPORTS/adult-$v.json" --force --quiet --no-history >/dev/null
+done
+"$BIN" compare "$REPORTS/adult-pred.json" "$REPORTS/adult-pred_v2.json" --name-a v1 --name-b v2 \
+    --report "$REPORTS/adult-compare-saved.html" --force --quiet
 SLICESCOPE_REPORTS="$REPORTS/adult.html:$REPORTS/fashion.html" \
+SLICESCOPE_COMPARE_REPORTS="$REPORTS/adult-compare.html:$REPORTS/adult-compare-saved.html" \
     .venv/bin/python -m pytest -q tests/browser
 
 echo "== python package: build the wheel, pytest tests/python"

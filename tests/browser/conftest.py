@@ -28,7 +28,24 @@ def report_paths():
     return [Path(p) for p in raw.split(os.pathsep) if p.strip()]
 
 
+COMPARE_ENV = 'SLICESCOPE_COMPARE_REPORTS'
+COMPARE_SKIP_REASON = (f'{COMPARE_ENV} is not set: it lists the comparison reports to check (paths separated by '
+                       f'{os.pathsep!r}), e.g. made with `slicescope compare ... --report OUT.html`')
+
+
+def compare_paths():
+    raw = os.environ.get(COMPARE_ENV, '')
+    return [Path(p) for p in raw.split(os.pathsep) if p.strip()]
+
+
 def pytest_generate_tests(metafunc):
+    if 'compare_path' in metafunc.fixturenames:
+        paths = compare_paths()
+        if not paths:
+            metafunc.parametrize('compare_path', [pytest.param(None, marks=pytest.mark.skip(reason=COMPARE_SKIP_REASON))],
+                                 ids=['no-compare-reports'])
+        else:
+            metafunc.parametrize('compare_path', paths, ids=[p.name for p in paths])
     if 'report_path' not in metafunc.fixturenames:
         return
     paths = report_paths()
@@ -106,6 +123,27 @@ class LoadedReport:
 def report(browser, report_path):
     """A fresh page with the report loaded and ready, with console, errors and requests recorded."""
     path = Path(report_path).resolve()
+    assert path.is_file(), f'{path} does not exist'
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    loaded = LoadedReport(path=path, url=path.as_uri(), page=page, data=embedded_data(path),
+                          ready_wall_seconds=float('nan'))
+    page.on('console', lambda m: loaded.console.append((m.type, m.text)))
+    page.on('pageerror', lambda e: loaded.page_errors.append(str(e)))
+    page.on('request', lambda r: loaded.requests.append(r.url))
+    t0 = time.perf_counter()
+    page.goto(loaded.url, wait_until='commit')
+    wait_until(page, '!!(window.slicescopeReport && window.slicescopeReport.ready === true)',
+               timeout_ms=READY_TIMEOUT_MS)
+    loaded.ready_wall_seconds = time.perf_counter() - t0
+    yield loaded
+    context.close()
+
+
+@pytest.fixture
+def compare_report(browser, compare_path):
+    """A fresh page with a comparison report loaded and ready, with console, errors and requests recorded."""
+    path = Path(compare_path).resolve()
     assert path.is_file(), f'{path} does not exist'
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()

@@ -25,7 +25,7 @@ pub enum Command {
     Scan(Box<ScanArgs>),
     /// Tag the rows of a table with the slices of a slice file (scan --save-slices), with per-slice counts and, when labelled, error statistics.
     Apply(Box<crate::apply::ApplyArgs>),
-    /// Compare two models' predictions on the same rows slice by slice (paired tests), with CI gates (--fail-on).
+    /// Compare two models slice by slice: on one table or two files of the same rows (paired tests), or two saved runs (unpaired); CI gates (--fail-on), --json, --report, --markdown.
     Compare(Box<crate::compare::CompareArgs>),
     /// List recorded runs (.slicescope/history.db) and follow one slice through them.
     History(crate::history::HistoryCmdArgs),

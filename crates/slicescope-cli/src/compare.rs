@@ -32,7 +32,9 @@ use crate::apply::{apply_chosen, FileRef};
 use crate::args::ScanArgs;
 use crate::gates::{self, GateResult, GateRow, Origin};
 use crate::history::{self, finite, RunRecord, SliceRecord};
-use crate::{definitions, inputs, output, progress};
+use crate::{compare_pairing, definitions, inputs, output, progress};
+
+mod saved;
 
 /// Version of the `compare --json` document.
 pub const COMPARE_JSON_VERSION: &str = "1.0";
@@ -45,7 +47,16 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub scan: ScanArgs,
 
-    /// Model B's predicted class or value (model A's is --pred).
+    /// Model B's evaluation file: the same evaluation rows, with B's outputs (DATA then holds A's),
+    /// paired by --id or else by position. Or compare two saved runs: A.json B.json (scan --json
+    /// results) or run:ID run:ID (history runs; --history FILE names the store).
+    #[arg(value_name = "DATA_B")]
+    pub data_b: Option<PathBuf>,
+    /// With two files: pair their rows by this column (unique in each file, the same ids in both).
+    #[arg(long, value_name = "COL", help_heading = "Model B")]
+    pub id: Option<String>,
+
+    /// Model B's predicted class or value (model A's is --pred; with two files: default --pred).
     #[arg(long, value_name = "COL", help_heading = "Model B")]
     pub pred_b: Option<String>,
     /// Model B's probability-vector column (A's is --probs).
@@ -97,6 +108,9 @@ struct Side {
 struct Match {
     id: String,
     jaccard: f64,
+    /// Saved runs: how the slices were matched ("key" or "jaccard").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -107,6 +121,10 @@ struct CompareSlice {
     origin: Origin,
     description: String,
     size: u64,
+    /// Saved runs: the slice's size in B's run (it can differ when the
+    /// slices were matched by overlap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size_b: Option<u64>,
     share: f64,
     a: Side,
     b: Side,
@@ -140,7 +158,12 @@ struct CompareSlice {
 struct CompareOutput {
     kind: &'static str,
     version: &'static str,
+    /// "paired" (a table: per-row errors of both models) or "unpaired"
+    /// (two saved runs).
+    mode: String,
     data: serde_json::Value,
+    /// Saved runs: what each run was (null for a table).
+    runs: Option<serde_json::Value>,
     a: ModelRef,
     b: ModelRef,
     metric: String,
@@ -165,8 +188,12 @@ struct CompareOutput {
     timing: serde_json::Value,
 }
 
-/// The model-output column B replaces.
-fn b_output(a: &CompareArgs) -> Result<(&'static str, String)> {
+/// The model-output column B replaces. With two files, B's output defaults
+/// to A's kind and column name (read from B's file).
+fn b_output(
+    a: &CompareArgs,
+    default: Option<(&'static str, String)>,
+) -> Result<(&'static str, String)> {
     let given: Vec<(&'static str, &String)> = [
         ("pred", &a.pred_b),
         ("probs", &a.probs_b),
@@ -178,7 +205,10 @@ fn b_output(a: &CompareArgs) -> Result<(&'static str, String)> {
     .collect();
     match given.as_slice() {
         [(k, v)] => Ok((k, (*v).clone())),
-        [] => bail!("say what model B's output is: one of --pred-b COL, --probs-b COL, --score-b COL or --loss-b COL"),
+        [] => match default {
+            Some(d) => Ok(d),
+            None => bail!("say what model B's output is: one of --pred-b COL, --probs-b COL, --score-b COL or --loss-b COL (or give B's file as a second table: compare A.parquet B.parquet)"),
+        },
         _ => bail!(
             "give exactly one of --pred-b, --probs-b, --score-b, --loss-b; got {}",
             given
@@ -221,13 +251,16 @@ fn measure_kind(spec: &OutcomeSpec) -> &'static str {
     }
 }
 
-fn a_output(config: &Config) -> Option<String> {
+fn a_output(config: &Config) -> Option<(&'static str, String)> {
     let c = &config.columns;
-    c.pred
-        .clone()
-        .or_else(|| c.probs.clone())
-        .or_else(|| c.score.clone())
-        .or_else(|| c.loss.clone())
+    [
+        ("pred", &c.pred),
+        ("probs", &c.probs),
+        ("score", &c.score),
+        ("loss", &c.loss),
+    ]
+    .into_iter()
+    .find_map(|(k, v)| v.clone().map(|v| (k, v)))
 }
 
 fn side(s: &slicescope_core::stats::Sums, ci: (f64, f64), overall: f64) -> Side {
@@ -246,6 +279,7 @@ fn best_match(set: &RowSet, others: &[(String, RowSet)]) -> Option<Match> {
         .map(|(id, o)| Match {
             id: id.clone(),
             jaccard: set.jaccard(o),
+            by: None,
         })
         .max_by(|x, y| x.jaccard.total_cmp(&y.jaccard))
 }
@@ -270,18 +304,104 @@ fn scan_sets(r: &ScanResult) -> Vec<(String, String, RowSet, f64, Option<String>
         .collect()
 }
 
+/// Two files: read model B's output column from `path_b`, pair its rows
+/// with A's (`--id` or position; the labels must agree) and add it to
+/// `frame` in A's row order; `config_b` then names the added column.
+#[allow(clippy::too_many_arguments)]
+fn read_b(
+    frame: &mut slicescope_core::Frame,
+    path_a: &Path,
+    path_b: &Path,
+    read_opts: &slicescope_io::ReadOptions,
+    id: Option<&str>,
+    label: Option<&str>,
+    config_b: &mut Config,
+    kind_b: &str,
+    col_b: &str,
+) -> Result<compare_pairing::Pairing> {
+    let schema_b = slicescope_io::table_columns(path_b, read_opts)
+        .map_err(|e| anyhow::anyhow!("model B's file: {e}"))?;
+    let names_b: Vec<String> = schema_b.iter().map(|(n, _)| n.clone()).collect();
+    for (col, role) in [
+        (Some(col_b), "model B's output"),
+        (label, "label"),
+        (id, "id"),
+    ] {
+        let Some(col) = col else { continue };
+        if !names_b.iter().any(|n| n == col) {
+            bail!(
+                "{}: {role} column '{col}' not found{}{}",
+                path_b.display(),
+                slicescope_core::error::near_matches(col, &names_b)
+                    .first()
+                    .map(|s| format!(" (did you mean '{s}'?)"))
+                    .unwrap_or_default(),
+                if role == "model B's output" {
+                    format!("; name B's column with --{kind_b}-b COL")
+                } else {
+                    format!("; model B's file must have the {role} column too")
+                }
+            );
+        }
+    }
+    let wanted_b: Vec<String> = [Some(col_b), label, id]
+        .into_iter()
+        .flatten()
+        .map(String::from)
+        .collect();
+    let mut frame_b = inputs::read_frame(path_b, read_opts, &names_b, &wanted_b)?;
+    let pairing = compare_pairing::pair(frame, &frame_b, path_a, path_b, id)?;
+    if let Some(label) = label {
+        let la = frame.require(label, "label")?;
+        let lb = compare_pairing::reorder(frame_b.require(label, "label")?.data.clone(), &pairing);
+        let bad = compare_pairing::label_mismatches(&la.data, &lb);
+        if let Some(&first) = bad.first() {
+            bail!(
+                "the label column '{label}' differs between {} and {} in {} of {} paired rows (first: row {first} of A, '{}' against '{}'): they are not the same evaluation set{}",
+                path_a.display(),
+                path_b.display(),
+                bad.len(),
+                la.data.len(),
+                la.data.text(first).unwrap_or_default(),
+                lb.text(first).unwrap_or_default(),
+                match &pairing {
+                    compare_pairing::Pairing::Position => "; if they hold the same rows in another order, pair them with --id COL",
+                    compare_pairing::Pairing::Id { .. } => "",
+                }
+            );
+        }
+    }
+    let Some(column) = frame_b.take_column(col_b) else {
+        bail!("{}: column '{col_b}' could not be read", path_b.display());
+    };
+    let mut name = col_b.to_string();
+    while frame.column(&name).is_some() {
+        name.push_str(" (B)");
+    }
+    frame.push(slicescope_core::Column::new(
+        name.clone(),
+        compare_pairing::reorder(column.data, &pairing),
+    ))?;
+    let c = &mut config_b.columns;
+    match kind_b {
+        "pred" => c.pred = Some(name),
+        "probs" => c.probs = Some(name),
+        "score" => c.score = Some(name),
+        _ => c.loss = Some(name),
+    }
+    Ok(pairing)
+}
+
 pub fn run(a: CompareArgs) -> Result<ExitCode> {
     let t0 = Instant::now();
     let started = history::now();
     let s = &a.scan;
     for (flag, given) in [
-        ("--report", s.report.is_some()),
-        ("--markdown", s.markdown.is_some()),
         ("--membership", s.membership.is_some()),
         ("--save-slices", s.save_slices.is_some()),
     ] {
         if given {
-            bail!("{flag} is a scan output; compare writes --json (run `slicescope scan` for the report of one model)");
+            bail!("{flag} is a scan output; compare writes --json, --report and --markdown (run `slicescope scan` for one model's slices)");
         }
     }
     let gates: Vec<gates::GateSpec> = a
@@ -299,24 +419,38 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
         None => Config::default(),
     };
     s.apply(&mut config)?;
-    for out in [
-        &config.output.report,
-        &config.output.markdown,
-        &config.output.membership,
-    ] {
-        if out.is_some() {
-            bail!("the config file asks for a report, Markdown or membership output; compare writes --json only");
-        }
+    if config.output.membership.is_some() {
+        bail!("the config file asks for a membership output; compare writes --json, --report and --markdown only");
     }
     config.output.members = true;
     let quiet = s.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr());
-    if let Some(j) = &config.output.json {
-        output::check_writable(Path::new(j), config.output.overwrite)?;
+    for out in [
+        &config.output.json,
+        &config.output.report,
+        &config.output.markdown,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        output::check_writable(Path::new(out), config.output.overwrite)?;
     }
-    let col_a = a_output(&config).ok_or_else(|| {
+    if saved::is_saved(&s.data) || a.data_b.as_deref().is_some_and(saved::is_saved) {
+        let doc = saved::run(&a, &config, &gates)?;
+        emit(&doc, s, &config, t0)?;
+        return Ok(if doc.passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    let (kind_a, col_a) = a_output(&config).ok_or_else(|| {
         anyhow::anyhow!("say what model A's output is: one of --pred COL, --probs COL, --score COL or --loss COL (or [columns] in the config)")
     })?;
-    let (kind_b, col_b) = b_output(&a)?;
+    let data_b = a.data_b.as_deref();
+    if a.id.is_some() && data_b.is_none() {
+        bail!("--id pairs the rows of two files: give model B's file too (compare A.parquet B.parquet --id COL)");
+    }
+    let (kind_b, col_b) = b_output(&a, data_b.map(|_| (kind_a, col_a.clone())))?;
     let mut config_b = config.clone();
     {
         let c = &mut config_b.columns;
@@ -331,11 +465,10 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
             _ => c.loss = Some(col_b.clone()),
         }
     }
-    if col_a == col_b {
+    if col_a == col_b && data_b.is_none() {
         bail!("models A and B read the same column '{col_a}'");
     }
     let spec_a = config.outcome_spec()?;
-    let spec_b = config_b.outcome_spec()?;
     let file: Option<SliceFile> = match &a.slices {
         Some(p) => Some(definitions::load(p, !a.no_verify)?),
         None => None,
@@ -364,7 +497,11 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
             Vec::new()
         };
     let mut wanted = scan::needed_columns(&config, &attributes);
-    wanted.extend(config_b.role_columns());
+    if data_b.is_none() {
+        wanted.extend(config_b.role_columns());
+    } else if let Some(id) = &a.id {
+        wanted.push(id.clone());
+    }
     if let Some(f) = &file {
         for sl in &f.slices {
             wanted.extend(sl.columns().into_iter().map(String::from));
@@ -377,6 +514,21 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
     }
     let spinner = progress::Spinner::new(quiet, "reading");
     let mut frame = inputs::read_frame(data, &read_opts, &names, &wanted)?;
+    let pairing = match data_b {
+        Some(path_b) => Some(read_b(
+            &mut frame,
+            data,
+            path_b,
+            &read_opts,
+            a.id.as_deref(),
+            config.columns.label.as_deref(),
+            &mut config_b,
+            kind_b,
+            &col_b,
+        )?),
+        None => None,
+    };
+    let spec_b = config_b.outcome_spec()?;
     let mut scan_views: Vec<View> = Vec::new();
     for (name, src) in &config.columns.views {
         scan_views.push(inputs::load_view(name, src, &mut frame)?);
@@ -523,6 +675,7 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
             origin,
             description: desc.to_string(),
             size: p.size,
+            size_b: None,
             share: if total.a.weight > 0.0 {
                 p.weight / total.a.weight
             } else {
@@ -611,58 +764,7 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
         .sum();
 
     // Gates.
-    let rate = |x: f64| {
-        if binary {
-            output::pct(x)
-        } else {
-            output::num(x)
-        }
-    };
-    let delta = |x: f64| {
-        if binary {
-            format!("{:+.1}", 100.0 * x)
-        } else {
-            format!("{x:+.3}")
-        }
-    };
-    let unit = if binary { " points" } else { "" };
-    let gate_rows: Vec<GateRow> = known_rows
-        .iter()
-        .chain(&new_rows)
-        .map(|c| GateRow {
-            id: c.id.clone(),
-            description: c.description.clone(),
-            origin: c.origin,
-            size: c.size as f64,
-            share: c.share,
-            rate_a: c.a.rate,
-            rate_b: c.b.rate,
-            lift_b: if rate_b > 0.0 {
-                c.b.rate / rate_b
-            } else {
-                f64::NAN
-            },
-            excess_b: c.b.excess_errors,
-            ci_low_b: c.b.ci_low,
-            ci_high_b: c.b.ci_high,
-            worse: c.status == "worse",
-            detail: format!(
-                "{} {} → {} ({}{unit} [{}, {}], {} {}), {} rows",
-                metric,
-                rate(c.a.rate),
-                rate(c.b.rate),
-                delta(c.diff),
-                delta(c.diff_ci_low),
-                delta(c.diff_ci_high),
-                c.test,
-                match c.q_value {
-                    Some(q) => format!("q = {}", output::pval(q)),
-                    None => format!("p = {}", output::pval(c.p_value)),
-                },
-                output::thousands(c.size)
-            ),
-        })
-        .collect();
+    let gate_rows = gate_rows(&known_rows, &new_rows, rate_b, &metric, binary);
     let gate_results: Vec<GateResult> = gates
         .iter()
         .map(|g| gates::evaluate(g, &gate_rows))
@@ -673,13 +775,26 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
     let doc = CompareOutput {
         kind: "slicescope-compare",
         version: COMPARE_JSON_VERSION,
-        data: serde_json::json!({"path": data.display().to_string(), "n_rows": n}),
+        mode: "paired".into(),
+        runs: None,
+        data: serde_json::json!({
+            "path": data.display().to_string(),
+            "n_rows": n,
+            "path_b": data_b.map(|p| p.display().to_string()),
+            "paired_by": pairing.as_ref().map_or("same-table".to_string(), |p| p.describe()),
+        }),
         a: ModelRef {
-            name: a.name_a.clone().unwrap_or_else(|| col_a.clone()),
+            name: a
+                .name_a
+                .clone()
+                .unwrap_or_else(|| default_name(data_b.map(|_| data), &col_a)),
             column: col_a.clone(),
         },
         b: ModelRef {
-            name: a.name_b.clone().unwrap_or_else(|| col_b.clone()),
+            name: a
+                .name_b
+                .clone()
+                .unwrap_or_else(|| default_name(data_b, &col_b)),
             column: col_b.clone(),
         },
         metric,
@@ -707,40 +822,7 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
             "total_seconds": t0.elapsed().as_secs_f64(),
         }),
     };
-    if let Some(j) = &config.output.json {
-        let text = serde_json::to_string_pretty(&doc)?;
-        output::write_atomic(Path::new(j), text.as_bytes(), config.output.overwrite)?;
-    }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if !s.quiet || config.output.json.is_none() {
-        print(&mut out, &doc, config.output.top, &rate, &delta)?;
-    }
-    // Gate verdicts always show (on stderr when quiet).
-    if !doc.gates.is_empty() {
-        let mut text = String::new();
-        for g in &doc.gates {
-            if g.passed {
-                text.push_str(&format!("gate passed: --fail-on '{}'\n", g.gate));
-            } else {
-                text.push_str(&format!("gate FAILED: --fail-on '{}'\n", g.gate));
-                for r in &g.reasons {
-                    text.push_str(&format!("  {r}\n"));
-                }
-            }
-        }
-        if s.quiet {
-            eprint!("{text}");
-        } else {
-            write!(out, "{text}")?;
-        }
-    }
-    if !s.quiet {
-        if let Some(j) = &config.output.json {
-            writeln!(out, "wrote {j}")?;
-        }
-    }
-    out.flush()?;
+    emit(&doc, s, &config, t0)?;
     let exit = if passed { 0 } else { 1 };
     let slice_record = |c: &CompareSlice| SliceRecord {
         slice_id: c.id.clone(),
@@ -780,11 +862,16 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
                     "path": f.path, "content_hash": f.content_hash,
                 })),
                 "views": history::view_inputs(config.columns.views.iter()),
+                "data_b": data_b.map(|p| serde_json::json!({
+                    "path": p.display().to_string(),
+                    "fingerprint": history::fingerprint(p),
+                })),
             }),
             n_rows: Some(n as u64),
             parameters: serde_json::json!({
                 "config": serde_json::to_value(&config).unwrap_or_default(),
                 "b": {"kind": kind_b, "column": col_b},
+                "paired_by": doc.data["paired_by"],
                 "fail_on": a.fail_on,
                 "no_scan_b": a.no_scan_b,
             }),
@@ -816,6 +903,158 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
     })
 }
 
+/// A rate (or mean loss) and a difference as the tables show them; "-"
+/// when unknown.
+fn formatters(binary: bool) -> (impl Fn(f64) -> String, impl Fn(f64) -> String) {
+    let rate = move |x: f64| {
+        if x.is_nan() {
+            "-".to_string()
+        } else if binary {
+            output::pct(x)
+        } else {
+            output::num(x)
+        }
+    };
+    let delta = move |x: f64| {
+        if x.is_nan() {
+            "-".to_string()
+        } else if binary {
+            format!("{:+.1}", 100.0 * x)
+        } else {
+            format!("{x:+.3}")
+        }
+    };
+    (rate, delta)
+}
+
+/// What the gates test: the known slices and the new ones.
+fn gate_rows(
+    known: &[CompareSlice],
+    new: &[CompareSlice],
+    rate_b: f64,
+    metric: &str,
+    binary: bool,
+) -> Vec<GateRow> {
+    let (rate, delta) = formatters(binary);
+    let unit = if binary { " points" } else { "" };
+    known
+        .iter()
+        .chain(new)
+        .map(|c| GateRow {
+            id: c.id.clone(),
+            description: c.description.clone(),
+            origin: c.origin,
+            size: c.size as f64,
+            share: c.share,
+            rate_a: c.a.rate,
+            rate_b: c.b.rate,
+            lift_b: if rate_b > 0.0 {
+                c.b.rate / rate_b
+            } else {
+                f64::NAN
+            },
+            excess_b: c.b.excess_errors,
+            ci_low_b: c.b.ci_low,
+            ci_high_b: c.b.ci_high,
+            worse: c.status == "worse",
+            detail: format!(
+                "{} {} → {} ({}{unit} [{}, {}], {} {}), {} rows",
+                metric,
+                rate(c.a.rate),
+                rate(c.b.rate),
+                delta(c.diff),
+                delta(c.diff_ci_low),
+                delta(c.diff_ci_high),
+                c.test,
+                match c.q_value {
+                    Some(q) => format!("q = {}", output::pval(q)),
+                    None => format!("p = {}", output::pval(c.p_value)),
+                },
+                output::thousands(c.size)
+            ),
+        })
+        .collect()
+}
+
+/// Write the outputs `config` asks for (--json, --report, --markdown) and
+/// print the tables and gate verdicts.
+fn emit(doc: &CompareOutput, s: &ScanArgs, config: &Config, t0: Instant) -> Result<()> {
+    if let Some(j) = &config.output.json {
+        let text = serde_json::to_string_pretty(doc)?;
+        output::write_atomic(Path::new(j), text.as_bytes(), config.output.overwrite)?;
+    }
+    if config.output.report.is_some() || config.output.markdown.is_some() {
+        let value = serde_json::to_value(doc)?;
+        let meta = slicescope_report::Meta {
+            title: config.output.title.clone().unwrap_or_else(|| {
+                let name = |p: &Path| {
+                    p.file_name().map_or_else(
+                        || p.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    )
+                };
+                if s.data.to_string_lossy().starts_with("run:") {
+                    s.data.display().to_string()
+                } else {
+                    name(&s.data)
+                }
+            }),
+            run_name: config.output.run_name.clone(),
+            command: crate::report::command_line(),
+            generated_at: slicescope_report::rfc3339_utc(std::time::SystemTime::now()),
+            duration_seconds: t0.elapsed().as_secs_f64(),
+        };
+        if let Some(md) = &config.output.markdown {
+            let text = slicescope_report::compare_markdown(&value, &meta, config.output.top);
+            output::write_atomic(Path::new(md), text.as_bytes(), config.output.overwrite)?;
+        }
+        if let Some(path) = &config.output.report {
+            let data = slicescope_report::compare_report_data(&value, &meta);
+            let page = slicescope_report::compare_html(&data)?;
+            output::write_atomic(Path::new(path), page.as_bytes(), config.output.overwrite)?;
+        }
+    }
+    let (rate, delta) = formatters(doc.binary_errors);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if !s.quiet || config.output.json.is_none() {
+        print(&mut out, doc, config.output.top, &rate, &delta)?;
+    }
+    // Gate verdicts always show (on stderr when quiet).
+    if !doc.gates.is_empty() {
+        let mut text = String::new();
+        for g in &doc.gates {
+            if g.passed {
+                text.push_str(&format!("gate passed: --fail-on '{}'\n", g.gate));
+            } else {
+                text.push_str(&format!("gate FAILED: --fail-on '{}'\n", g.gate));
+                for r in &g.reasons {
+                    text.push_str(&format!("  {r}\n"));
+                }
+            }
+        }
+        if s.quiet {
+            eprint!("{text}");
+        } else {
+            write!(out, "{text}")?;
+        }
+    }
+    if !s.quiet {
+        for f in [
+            &config.output.json,
+            &config.output.report,
+            &config.output.markdown,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            writeln!(out, "wrote {f}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn print(
     out: &mut impl Write,
     d: &CompareOutput,
@@ -826,7 +1065,7 @@ fn print(
     let o = &d.overall;
     writeln!(
         out,
-        "{}: {} rows · {}: A ({}) {} → B ({}) {}, {}{} [{}, {}], {} p = {} (A only {}, B only {})",
+        "{}: {} rows · {}: A ({}) {} → B ({}) {}, {}{} [{}, {}], {} p = {}{}",
         d.data["path"].as_str().unwrap_or("data"),
         output::thousands(o.size),
         d.metric,
@@ -839,9 +1078,16 @@ fn print(
         delta(o.diff_ci.0),
         delta(o.diff_ci.1),
         o.test,
-        output::pval(o.p_value),
-        num0(o.a_only),
-        num0(o.b_only)
+        if o.p_value.is_nan() {
+            "-".to_string()
+        } else {
+            output::pval(o.p_value)
+        },
+        if d.mode == "unpaired" {
+            " (unpaired: saved runs)".to_string()
+        } else {
+            format!(" (A only {}, B only {})", num0(o.a_only), num0(o.b_only))
+        }
     )?;
     let head = |out: &mut dyn Write| -> std::io::Result<()> {
         writeln!(
@@ -885,7 +1131,9 @@ fn print(
         out,
         "known slices ({}, {}): {} worse, {} better, {} unchanged in B{}",
         d.known.len(),
-        if d.known_from == "slice-file" {
+        if d.known_from == "run-a" {
+            format!("the slices of A's run, {}", d.a.name)
+        } else if d.known_from == "slice-file" {
             format!(
                 "from {}",
                 d.slices_file
@@ -910,14 +1158,23 @@ fn print(
             row(out, c)?;
         }
         if d.known.iter().any(|c| c.vanished == Some(true)) {
-            writeln!(out, "  († vanished: a scan of B no longer finds it)")?;
+            if d.mode == "unpaired" {
+                writeln!(out, "  († vanished: B's run lists no slice with its key or Jaccard ≥ {MATCH_JACCARD})")?;
+            } else {
+                writeln!(out, "  († vanished: a scan of B no longer finds it)")?;
+            }
         }
     }
     if d.scanned_b {
         writeln!(
             out,
-            "new in B ({}): found by a scan of B, matching no known slice (Jaccard < {MATCH_JACCARD}){}",
+            "new in B ({}): {}, matching no known slice (Jaccard < {MATCH_JACCARD}){}",
             d.new_in_b.len(),
+            if d.mode == "unpaired" {
+                "listed by B's run"
+            } else {
+                "found by a scan of B"
+            },
             if d.new_in_b.len() > top {
                 format!(" (top {top} shown)")
             } else {
@@ -932,8 +1189,13 @@ fn print(
         }
         writeln!(
             out,
-            "vanished ({}): known slices a scan of B no longer finds{}{}",
+            "vanished ({}): known slices {} no longer finds{}{}",
             d.vanished.len(),
+            if d.mode == "unpaired" {
+                "B's run"
+            } else {
+                "a scan of B"
+            },
             if d.vanished.is_empty() { "" } else { ": " },
             d.vanished.join(", ")
         )?;
@@ -957,8 +1219,19 @@ fn print(
     Ok(())
 }
 
+/// A model's default name: its column, or with two files the file's name
+/// and the column (`b.parquet:pred`).
+fn default_name(file: Option<&Path>, col: &str) -> String {
+    match file.and_then(|f| f.file_name()) {
+        Some(f) => format!("{}:{col}", f.to_string_lossy()),
+        None => col.to_string(),
+    }
+}
+
 fn num0(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
+    if x.is_nan() {
+        "-".into()
+    } else if x.fract() == 0.0 && x.abs() < 1e15 {
         output::thousands(x as u64)
     } else {
         format!("{x:.1}")

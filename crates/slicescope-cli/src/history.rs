@@ -360,46 +360,82 @@ pub struct HistoryCmdArgs {
 }
 
 #[derive(Debug, Serialize)]
-struct RunRow {
-    id: i64,
-    kind: String,
-    started_at: String,
-    duration_seconds: Option<f64>,
-    run_name: Option<String>,
-    model: Option<String>,
-    model_a: Option<String>,
-    data_path: String,
-    data_fingerprint: Option<String>,
-    n_rows: Option<i64>,
-    metric: Option<String>,
-    error_rate: Option<f64>,
-    error_rate_a: Option<f64>,
-    slices_file_hash: Option<String>,
-    exit_code: i64,
-    slices: i64,
+pub(crate) struct RunRow {
+    pub(crate) id: i64,
+    pub(crate) kind: String,
+    pub(crate) started_at: String,
+    pub(crate) duration_seconds: Option<f64>,
+    pub(crate) run_name: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) model_a: Option<String>,
+    pub(crate) data_path: String,
+    pub(crate) data_fingerprint: Option<String>,
+    pub(crate) n_rows: Option<i64>,
+    pub(crate) metric: Option<String>,
+    pub(crate) error_rate: Option<f64>,
+    pub(crate) error_rate_a: Option<f64>,
+    pub(crate) slices_file_hash: Option<String>,
+    pub(crate) exit_code: i64,
+    pub(crate) slices: i64,
 }
 
 #[derive(Debug, Serialize)]
-struct SliceRow {
-    run_id: i64,
-    started_at: String,
-    kind: String,
-    model: Option<String>,
-    run_name: Option<String>,
-    slice_id: String,
-    slice_key: Option<String>,
-    description: String,
-    origin: String,
-    size: Option<i64>,
-    share: Option<f64>,
-    error_rate: Option<f64>,
-    ci_low: Option<f64>,
-    ci_high: Option<f64>,
-    excess_errors: Option<f64>,
-    q_value: Option<f64>,
-    error_rate_a: Option<f64>,
-    status: Option<String>,
-    metric: Option<String>,
+pub(crate) struct SliceRow {
+    pub(crate) run_id: i64,
+    pub(crate) started_at: String,
+    pub(crate) kind: String,
+    pub(crate) model: Option<String>,
+    pub(crate) run_name: Option<String>,
+    pub(crate) slice_id: String,
+    pub(crate) slice_key: Option<String>,
+    pub(crate) description: String,
+    pub(crate) origin: String,
+    pub(crate) size: Option<i64>,
+    pub(crate) share: Option<f64>,
+    pub(crate) error_rate: Option<f64>,
+    pub(crate) ci_low: Option<f64>,
+    pub(crate) ci_high: Option<f64>,
+    pub(crate) excess_errors: Option<f64>,
+    pub(crate) q_value: Option<f64>,
+    pub(crate) error_rate_a: Option<f64>,
+    pub(crate) status: Option<String>,
+    pub(crate) metric: Option<String>,
+}
+
+/// One recorded run with its slices (compare of saved runs: `run:ID`).
+pub(crate) fn load_run(store: &Path, id: i64) -> Result<(RunRow, Vec<SliceRow>)> {
+    if !store.exists() {
+        bail!(
+            "run:{id}: no history store at {} (name one with --history FILE)",
+            store.display()
+        );
+    }
+    let conn = open_store(store, false)?;
+    let run: Option<RunRow> = conn
+        .query_row(
+            "SELECT id, kind, started_at, duration_seconds, run_name, model, model_a, data_path,
+                data_fingerprint, n_rows, metric, error_rate, error_rate_a, slices_file_hash,
+                exit_code, (SELECT COUNT(*) FROM run_slices s WHERE s.run_id = runs.id)
+             FROM runs WHERE id = ?1",
+            [id],
+            run_row,
+        )
+        .optional()?;
+    let Some(run) = run else {
+        bail!(
+            "run:{id}: {} has no run {id} (list them with `slicescope history {}`)",
+            store.display(),
+            store.display()
+        );
+    };
+    let mut st = conn.prepare(&format!(
+        "SELECT {SLICE_COLUMNS} FROM run_slices s JOIN runs r ON r.id = s.run_id
+         WHERE r.id = ?1 ORDER BY s.rowid"
+    ))?;
+    let slices: Vec<SliceRow> = st
+        .query_map([id], slice_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((run, slices))
 }
 
 fn store_of(path: Option<&Path>) -> PathBuf {

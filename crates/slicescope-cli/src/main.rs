@@ -6,6 +6,7 @@
 mod apply;
 mod args;
 mod compare;
+mod compare_pairing;
 mod definitions;
 mod gates;
 mod history;

@@ -153,7 +153,7 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
 }
 
 /// The command line, with arguments that need it quoted.
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     std::env::args()
         .map(|a| {
             if a.is_empty() || a.contains(|ch: char| ch.is_whitespace() || "'\"$`\\".contains(ch)) {

@@ -39,8 +39,26 @@ fn fails(o: &Output, code: i32, needle: &str) {
     assert!(err.contains(needle), "expected '{needle}' in: {err}");
 }
 
+/// A JSON file; `apply --json` documents are checked against
+/// docs/slicescope-apply.schema.json on the way (every field the code writes must be in
+/// the schema: it has additionalProperties false throughout).
 fn json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    if doc["kind"] == "slicescope-apply" {
+        assert_schema_valid("slicescope-apply.schema.json", &doc);
+    }
+    doc
+}
+
+include!("support/schema.rs");
+
+#[test]
+fn apply_schema_rejects_bad_documents() {
+    assert_schema_rejects("slicescope-apply.schema.json", &serde_json::json!({}));
+    assert_schema_rejects(
+        "slicescope-apply.schema.json",
+        &serde_json::json!({"kind": "slicescope-apply"}),
+    );
 }
 
 fn s(p: &Path) -> &str {
@@ -131,6 +149,9 @@ fn adult_rules_reproduce_the_scan_exactly() {
     assert!(out.contains("marital_status = Married-civ-spouse"), "{out}");
     let scan = json(&scan_json);
     let applied = json(&apply_json);
+    let mut extra = applied.clone();
+    extra["slices"][0]["stats"]["surprise"] = Value::from(1);
+    assert_schema_rejects("slicescope-apply.schema.json", &extra);
     assert_eq!(applied["kind"], "slicescope-apply");
     assert_eq!(applied["slices_file"]["content_hash"], file["content_hash"]);
     let (want, got) = (members(&scan), members(&applied));

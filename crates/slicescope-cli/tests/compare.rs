@@ -28,8 +28,26 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A JSON file; `compare --json` documents are checked against
+/// docs/slicescope-compare.schema.json on the way (every field the code writes must be in
+/// the schema: it has additionalProperties false throughout).
 fn json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    if doc["kind"] == "slicescope-compare" {
+        assert_schema_valid("slicescope-compare.schema.json", &doc);
+    }
+    doc
+}
+
+include!("support/schema.rs");
+
+#[test]
+fn compare_schema_rejects_bad_documents() {
+    assert_schema_rejects("slicescope-compare.schema.json", &serde_json::json!({}));
+    assert_schema_rejects(
+        "slicescope-compare.schema.json",
+        &serde_json::json!({"kind": "slicescope-compare"}),
+    );
 }
 
 struct XorShift(u64);
@@ -122,6 +140,13 @@ fn regression_new_and_vanished_slices() {
     let d = json(&report);
     assert_eq!(d["kind"], "slicescope-compare");
     assert_eq!(d["known_from"], "scan-a");
+    // The schema refuses a field it does not list, at the top and inside.
+    let mut extra = d.clone();
+    extra["surprise"] = Value::from(1);
+    assert_schema_rejects("slicescope-compare.schema.json", &extra);
+    let mut extra = d.clone();
+    extra["known"][0]["a"]["surprise"] = Value::from(1);
+    assert_schema_rejects("slicescope-compare.schema.json", &extra);
     assert_eq!(d["passed"], false);
     assert_eq!(d["a"]["column"], "pred");
     assert_eq!(d["b"]["column"], "pred_b");
@@ -358,10 +383,10 @@ fn saved_slices_losses_and_input_errors() {
             "pred_b",
             "--attributes",
             ATTRS,
-            "--report",
-            "r.html",
+            "--membership",
+            "m.npy",
         ],
-        "compare writes --json",
+        "is a scan output",
     );
     bad(
         &["--pred-b", "pred", "--attributes", ATTRS],
@@ -445,4 +470,464 @@ fn adult_versions_fix_and_regress() {
         text.contains("marital_status = Married-civ-spouse"),
         "{text}"
     );
+}
+
+/// Model A's outputs in one file, B's in another: the fixture split in two,
+/// B's file shuffled (paired by --id) or in the same order (by position).
+fn split_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(fixture(dir)).unwrap();
+    let mut lines = text.lines();
+    lines.next();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // color,size,region,label,pred,pred_b,...
+    let mut a = String::from("row_id,color,size,region,label,pred\n");
+    let mut b_same = String::from("label,pred\n");
+    for (i, r) in rows.iter().enumerate() {
+        a.push_str(&format!(
+            "r{i},{},{},{},{},{}\n",
+            r[0], r[1], r[2], r[3], r[4]
+        ));
+        b_same.push_str(&format!("{},{}\n", r[3], r[5]));
+    }
+    // Shuffled: B's rows in a different order, its column named otherwise.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut rng = XorShift(5);
+    for i in (1..order.len()).rev() {
+        let j = (rng.uniform() * (i + 1) as f64) as usize;
+        order.swap(i, j);
+    }
+    let mut b_shuf = String::from("row_id,label,model_out\n");
+    for &i in &order {
+        b_shuf.push_str(&format!("r{i},{},{}\n", rows[i][3], rows[i][5]));
+    }
+    let (pa, pb, ps) = (
+        dir.join("a.csv"),
+        dir.join("b.csv"),
+        dir.join("b_shuffled.csv"),
+    );
+    std::fs::write(&pa, a).unwrap();
+    std::fs::write(&pb, b_same).unwrap();
+    std::fs::write(&ps, b_shuf).unwrap();
+    (pa, pb, ps)
+}
+
+#[test]
+fn two_files_paired_by_position_or_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture(dir.path());
+    let (fa, fb, fs) = split_files(dir.path());
+    // The one-table comparison is the reference.
+    let one = dir.path().join("one.json");
+    let base = |extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "compare",
+            "--label",
+            "label",
+            "--pred",
+            "pred",
+            "--attributes",
+            ATTRS,
+            "--json",
+            s(out),
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let o = base(&[s(&data), "--pred-b", "pred_b"], &one);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let one = json(&one);
+    // By position: B's file has the same column name.
+    let pos = dir.path().join("pos.json");
+    let o = base(&[s(&fa), s(&fb)], &pos);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let pos = json(&pos);
+    assert_eq!(pos["data"]["paired_by"], "position");
+    assert_eq!(pos["data"]["path_b"], s(&fb));
+    assert_eq!(pos["b"]["name"], "b.csv:pred");
+    // By id, shuffled, B's column named with --pred-b.
+    let byid = dir.path().join("id.json");
+    let o = base(
+        &[s(&fa), s(&fs), "--id", "row_id", "--pred-b", "model_out"],
+        &byid,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let byid = json(&byid);
+    assert_eq!(byid["data"]["paired_by"], "id:row_id");
+    // The history records B's file with its fingerprint, and the pairing.
+    let store = fa.parent().unwrap().join(".slicescope/history.db");
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let (inputs, params): (String, String) = conn
+        .query_row(
+            "SELECT inputs, parameters FROM runs WHERE kind = 'compare' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let inputs: Value = serde_json::from_str(&inputs).unwrap();
+    let params: Value = serde_json::from_str(&params).unwrap();
+    assert_eq!(inputs["data_b"]["path"], s(&fs));
+    assert!(inputs["data_b"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("fnv1a64:"));
+    assert_eq!(params["paired_by"], "id:row_id");
+    assert_eq!(byid["b"]["column"], "model_out");
+    for d in [&pos, &byid] {
+        for k in [
+            "overall",
+            "known",
+            "new_in_b",
+            "vanished",
+            "net_excess_change",
+        ] {
+            assert_eq!(d[k], one[k], "{k} differs from the one-table comparison");
+        }
+    }
+
+    // Errors (exit 2), each naming the problem.
+    let bad = |args: &[&str], needle: &str| {
+        let mut all = vec![
+            "compare",
+            "--label",
+            "label",
+            "--pred",
+            "pred",
+            "--attributes",
+            ATTRS,
+        ];
+        all.extend_from_slice(args);
+        let o = run(&all);
+        assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+        assert!(out(&o).contains(needle), "expected '{needle}': {}", out(&o));
+    };
+    // Shuffled rows by position: the labels disagree.
+    bad(
+        &[s(&fa), s(&fs), "--pred-b", "model_out"],
+        "differs between",
+    );
+    bad(&[s(&fa), s(&fs), "--pred-b", "model_out"], "--id COL");
+    // B's column named wrongly.
+    bad(
+        &[s(&fa), s(&fs), "--id", "row_id"],
+        "model B's output column 'pred' not found",
+    );
+    // Id column missing from B.
+    bad(
+        &[s(&fa), s(&fb), "--id", "row_id"],
+        "id column 'row_id' not found",
+    );
+    // Missing and duplicate ids are counted.
+    let text = std::fs::read_to_string(&fs).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.truncate(lines.len() - 3);
+    let dup = lines[1].to_string();
+    lines.push(&dup);
+    let holes = dir.path().join("holes.csv");
+    std::fs::write(&holes, lines.join("\n") + "\n").unwrap();
+    bad(
+        &[s(&fa), s(&holes), "--id", "row_id", "--pred-b", "model_out"],
+        "1 duplicate id(s) in",
+    );
+    bad(
+        &[s(&fa), s(&holes), "--id", "row_id", "--pred-b", "model_out"],
+        "3 id(s) of",
+    );
+    // Row counts differ, by position.
+    bad(
+        &[s(&fa), s(&holes), "--pred-b", "model_out"],
+        "pass --id COL",
+    );
+    // --id without a second file.
+    bad(
+        &[s(&data), "--pred-b", "pred_b", "--id", "color"],
+        "give model B's file",
+    );
+}
+
+/// Two saved runs: scan results (--json) and history runs (run:ID). Per-row
+/// errors are not saved, so slices are matched (key, else Jaccard) and
+/// compared with an unpaired two-proportion test.
+#[test]
+fn saved_runs_scan_results_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture(dir.path());
+    let store = dir.path().join("h.db");
+    let scan = |pred: &str, dest: &Path| {
+        let o = run(&[
+            "scan",
+            s(&data),
+            "--label",
+            "label",
+            "--pred",
+            pred,
+            "--attributes",
+            ATTRS,
+            "--json",
+            s(dest),
+            "--history",
+            s(&store),
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", out(&o));
+    };
+    let (ja, jb) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    scan("pred", &ja);
+    scan("pred_b", &jb);
+    let cmp = dir.path().join("saved.json");
+    let (html, md) = (dir.path().join("saved.html"), dir.path().join("saved.md"));
+    let o = run(&[
+        "compare",
+        s(&ja),
+        s(&jb),
+        "--fail-on",
+        "regression",
+        "--fail-on",
+        "new-slices>0",
+        "--fail-on",
+        "delta>0.5",
+        "--json",
+        s(&cmp),
+        "--report",
+        s(&html),
+        "--markdown",
+        s(&md),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    assert!(text.contains("unpaired comparison"), "{text}");
+    assert!(
+        text.contains("gate FAILED: --fail-on 'regression'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gate FAILED: --fail-on 'new-slices>0'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gate passed: --fail-on 'delta>0.5'"),
+        "{text}"
+    );
+    let d = json(&cmp);
+    assert_eq!(d["mode"], "unpaired");
+    assert_eq!(d["known_from"], "run-a");
+    assert_eq!(d["runs"]["a"]["kind"], "scan-json");
+    let known = d["known"].as_array().unwrap();
+    let find = |desc: &str| {
+        known
+            .iter()
+            .find(|c| c["description"] == desc)
+            .unwrap_or_else(|| panic!("no known slice '{desc}' in {known:?}"))
+    };
+    let green = find("color = green ∧ size = S");
+    assert_eq!(green["status"], "worse");
+    assert_eq!(green["test"], "two-proportion-z");
+    assert_eq!(green["best_match"]["by"], "key");
+    assert!(green["fixed"].is_null() && green["broken"].is_null());
+    // The two-proportion test by hand from the saved rates and sizes.
+    let (ra, rb) = (
+        green["a"]["rate"].as_f64().unwrap(),
+        green["b"]["rate"].as_f64().unwrap(),
+    );
+    let (na, nb) = (
+        green["size"].as_f64().unwrap(),
+        green["size_b"].as_f64().unwrap(),
+    );
+    let pool = (ra * na + rb * nb) / (na + nb);
+    let z = (rb - ra) / (pool * (1.0 - pool) * (1.0 / na + 1.0 / nb)).sqrt();
+    assert!(z > 3.0, "{z}");
+    assert!(green["p_value"].as_f64().unwrap() < 0.003);
+    let red = find("color = red ∧ size = L");
+    assert_eq!(red["status"], "vanished");
+    assert!(red["b"]["rate"].is_null());
+    assert!(d["vanished"].as_array().unwrap().contains(&red["id"]));
+    assert!(d["new_in_b"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["description"] == "color = blue ∧ region = south"));
+    // Net change: the matched slices only.
+    let net: f64 = known
+        .iter()
+        .filter(|c| c["status"] != "vanished")
+        .map(|c| {
+            c["b"]["excess_errors"].as_f64().unwrap() - c["a"]["excess_errors"].as_f64().unwrap()
+        })
+        .sum();
+    assert!((net - d["net_excess_change"].as_f64().unwrap()).abs() < 1e-6);
+    // The report and the Markdown hold the comparison.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("slicescope comparison"));
+    assert!(page.contains("color = green ∧ size = S"));
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("**unpaired**"), "{md}");
+    assert!(md.contains("color = green ∧ size = S"), "{md}");
+    assert!(md.contains("- gate `regression`: **FAILED**"), "{md}");
+
+    // The same two runs from the history store: the same verdicts.
+    let hist = dir.path().join("hist.json");
+    let o = run(&[
+        "compare",
+        "run:1",
+        "run:2",
+        "--history",
+        s(&store),
+        "--json",
+        s(&hist),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let h = json(&hist);
+    assert_eq!(h["runs"]["a"]["kind"], "history:scan");
+    assert_eq!(h["runs"]["a"]["model"], "pred");
+    // History runs keep no members: only key matches, and those agree.
+    for c in h["known"].as_array().unwrap() {
+        let same = known.iter().find(|k| k["id"] == c["id"]).unwrap();
+        if same["best_match"]["by"] == "key" {
+            assert_eq!(c["status"], same["status"], "{c}");
+            assert_eq!(c["p_value"], same["p_value"], "{c}");
+        } else {
+            assert_eq!(c["status"], "vanished", "{c}");
+        }
+    }
+    assert!(h["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains("matched by key only")));
+    assert!(h["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains("same data file")));
+
+    // Undefined numbers are null in a scan result (NaN): still read.
+    let mut with_nulls = json(&ja);
+    with_nulls["slices"][0]["stats"]["lift"] = Value::Null;
+    with_nulls["overall"]["ci_low"] = Value::Null;
+    let jn = dir.path().join("nulls.json");
+    std::fs::write(&jn, serde_json::to_string(&with_nulls).unwrap()).unwrap();
+    let o = run(&["compare", s(&jn), s(&jb)]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+
+    // Errors: exit 2 with a message.
+    let bad = |args: &[&str], needle: &str| {
+        let mut all = vec!["compare"];
+        all.extend_from_slice(args);
+        let o = run(&all);
+        assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+        assert!(out(&o).contains(needle), "expected '{needle}': {}", out(&o));
+    };
+    bad(&[s(&ja), s(&data)], "two saved runs");
+    bad(&[s(&ja)], "give two");
+    bad(&["run:1", "run:9", "--history", s(&store)], "has no run 9");
+    bad(
+        &["run:1", "run:x", "--history", s(&store)],
+        "a run id is a number",
+    );
+    bad(&[s(&ja), s(&jb), "--slices", s(&ja)], "reads no table");
+    // Overwrite refused without --force.
+    bad(&[s(&ja), s(&jb), "--report", s(&html)], "already exists");
+    // A run on another evaluation set (fewer rows).
+    let text = std::fs::read_to_string(&data).unwrap();
+    let short: Vec<&str> = text.lines().take(3001).collect();
+    let small = dir.path().join("small.csv");
+    std::fs::write(&small, short.join("\n") + "\n").unwrap();
+    let js = dir.path().join("small.json");
+    let o = run(&[
+        "scan",
+        s(&small),
+        "--label",
+        "label",
+        "--pred",
+        "pred",
+        "--attributes",
+        ATTRS,
+        "--json",
+        s(&js),
+        "--no-history",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    bad(&[s(&ja), s(&js)], "not on the same evaluation set");
+    // A slice file is not a run.
+    let sf = dir.path().join("slices.json");
+    let o = run(&[
+        "scan",
+        s(&data),
+        "--label",
+        "label",
+        "--pred",
+        "pred",
+        "--attributes",
+        ATTRS,
+        "--save-slices",
+        s(&sf),
+        "--no-history",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    bad(&[s(&sf), s(&jb)], "a slice file");
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, r#"{"x": 1}"#).unwrap();
+    bad(&[s(&other), s(&jb)], "not a scan result");
+}
+
+/// compare --report / --markdown on a table (paired).
+#[test]
+fn paired_report_and_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture(dir.path());
+    let (html, md) = (dir.path().join("c.html"), dir.path().join("c.md"));
+    let args = [
+        "compare",
+        s(&data),
+        "--label",
+        "label",
+        "--pred",
+        "pred",
+        "--pred-b",
+        "pred_b",
+        "--attributes",
+        ATTRS,
+        "--report",
+        s(&html),
+        "--markdown",
+        s(&md),
+        "--fail-on",
+        "regression",
+        "--no-history",
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains(&format!("wrote {}", s(&html))),
+        "{}",
+        out(&o)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    let inner = page
+        .split("<script id=\"slicescope-data\" type=\"application/json\">")
+        .nth(1)
+        .unwrap()
+        .split("</script>")
+        .next()
+        .unwrap();
+    let data_json: Value = serde_json::from_str(inner).unwrap();
+    assert_eq!(data_json["kind"], "compare");
+    assert_eq!(data_json["compare"]["mode"], "paired");
+    assert!(!data_json["compare"]["known"].as_array().unwrap().is_empty());
+    assert!(page.contains("Content-Security-Policy"));
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.starts_with("### slicescope compare: eval.csv"), "{md}");
+    assert!(md.contains("mcnemar-exact"), "{md}");
+    assert!(md.contains("**New in B**"), "{md}");
+    // Existing outputs are kept without --force, and replaced with it.
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("already exists"), "{}", out(&o));
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let o = run(&forced);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
 }

@@ -7,6 +7,9 @@ const TEMPLATE: &str = include_str!("../assets/report.html");
 const CSS: &str = include_str!("../assets/report.css");
 const JS: &str = include_str!("../assets/report.js");
 
+const COMPARE_TEMPLATE: &str = include_str!("../assets/compare.html");
+const COMPARE_JS: &str = include_str!("../assets/compare.js");
+
 const CSS_MARK: &str = "/*@CSS@*/";
 const JS_MARK: &str = "/*@JS@*/";
 const DATA_MARK: &str = "@DATA@";
@@ -19,6 +22,16 @@ pub fn html(data: &Value) -> Result<String> {
         .map_err(|e| Error::InvalidInput(format!("serialising the report data: {e}")))?
         .replace('<', "\\u003c");
     fill(TEMPLATE, CSS, JS, &json)
+}
+
+/// The comparison report page (`compare --report`): its own template and
+/// script, the scan report's CSS, and `data` (from
+/// [`crate::compare_report_data`]) inlined as in [`html`].
+pub fn compare_html(data: &Value) -> Result<String> {
+    let json = serde_json::to_string(data)
+        .map_err(|e| Error::InvalidInput(format!("serialising the report data: {e}")))?
+        .replace('<', "\\u003c");
+    fill(COMPARE_TEMPLATE, CSS, COMPARE_JS, &json)
 }
 
 /// `template` with each mark replaced once. The marks are found in the

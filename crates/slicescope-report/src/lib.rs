@@ -11,6 +11,7 @@
 //! documented in `docs/report.md`.
 #![deny(missing_docs)]
 
+mod compare;
 mod html;
 mod maps;
 mod markdown;
@@ -23,7 +24,8 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use slicescope_core::{Result, ScanResult};
 
-pub use crate::html::html;
+pub use crate::compare::{compare_markdown, compare_report_data};
+pub use crate::html::{compare_html, html};
 pub use crate::maps::MapView;
 pub use crate::markdown::markdown;
 pub use crate::time::rfc3339_utc;

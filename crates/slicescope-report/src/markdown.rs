@@ -137,7 +137,7 @@ fn name(sl: &slicescope_core::scan::Slice) -> String {
 }
 
 /// A table cell: pipes escaped, on one line.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     one_line(text).replace('|', "\\|")
 }
 
@@ -145,7 +145,7 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn q(v: f64) -> String {
+pub(crate) fn q(v: f64) -> String {
     if v == 0.0 {
         "< 1e-300".into()
     } else if v < 1e-3 {
@@ -155,7 +155,7 @@ fn q(v: f64) -> String {
     }
 }
 
-fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if x.abs() >= 100.0 {
         format!("{x:.0}")
     } else if x.abs() >= 1.0 {
@@ -165,7 +165,7 @@ fn num(x: f64) -> String {
     }
 }
 
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
