@@ -74,136 +74,21 @@ fn write_csv(dir: &Path) -> PathBuf {
 }
 
 // ---------------------------------------------------------------------------
-// A small JSON Schema validator for the keywords our schema uses: type,
-// const, enum, pattern (prefix/suffix-free regexes are not needed: only
-// `^S[0-9]+$` and the version pattern, checked by hand), properties,
-// required, additionalProperties, items, minItems, minimum, maximum, oneOf,
-// $ref to #/$defs.
-fn validate(schema: &Value, root_schema: &Value, v: &Value, path: &str, errs: &mut Vec<String>) {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let name = r.trim_start_matches("#/$defs/");
-        return validate(&root_schema["$defs"][name], root_schema, v, path, errs);
-    }
-    if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
-        let ok = one
-            .iter()
-            .filter(|s| {
-                let mut e = Vec::new();
-                validate(s, root_schema, v, path, &mut e);
-                e.is_empty()
-            })
-            .count();
-        if ok != 1 {
-            errs.push(format!("{path}: matches {ok} of oneOf"));
-        }
-        return;
-    }
-    if let Some(t) = schema.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        let ok = types.iter().any(|t| match *t {
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "number" => v.is_number(),
-            "boolean" => v.is_boolean(),
-            "null" => v.is_null(),
-            _ => false,
-        });
-        if !ok {
-            errs.push(format!("{path}: {v} is not of type {types:?}"));
-            return;
-        }
-    }
-    if let Some(c) = schema.get("const") {
-        if c != v {
-            errs.push(format!("{path}: {v} != const {c}"));
-        }
-    }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        if !e.contains(v) {
-            errs.push(format!("{path}: {v} not in {e:?}"));
-        }
-    }
-    if let (Some(min), Some(x)) = (schema.get("minimum").and_then(Value::as_f64), v.as_f64()) {
-        if x < min {
-            errs.push(format!("{path}: {x} < minimum {min}"));
-        }
-    }
-    if let (Some(max), Some(x)) = (schema.get("maximum").and_then(Value::as_f64), v.as_f64()) {
-        if x > max {
-            errs.push(format!("{path}: {x} > maximum {max}"));
-        }
-    }
-    if let Some(obj) = v.as_object() {
-        let props = schema.get("properties").and_then(Value::as_object);
-        if let Some(req) = schema.get("required").and_then(Value::as_array) {
-            for r in req.iter().filter_map(Value::as_str) {
-                if !obj.contains_key(r) {
-                    errs.push(format!("{path}: missing required '{r}'"));
-                }
-            }
-        }
-        for (k, val) in obj {
-            match props.and_then(|p| p.get(k)) {
-                Some(s) => validate(s, root_schema, val, &format!("{path}.{k}"), errs),
-                None => match schema.get("additionalProperties") {
-                    Some(Value::Bool(false)) => {
-                        errs.push(format!("{path}: unexpected property '{k}'"))
-                    }
-                    Some(s @ Value::Object(_)) => {
-                        validate(s, root_schema, val, &format!("{path}.{k}"), errs)
-                    }
-                    _ => {}
-                },
-            }
-        }
-    }
-    if let Some(arr) = v.as_array() {
-        if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-            if (arr.len() as u64) < min {
-                errs.push(format!("{path}: fewer than {min} items"));
-            }
-        }
-        if let Some(items) = schema.get("items") {
-            for (i, x) in arr.iter().enumerate() {
-                validate(items, root_schema, x, &format!("{path}[{i}]"), errs);
-            }
-        }
-    }
-}
-
-fn schema() -> Value {
-    let text = std::fs::read_to_string(root().join("docs/slicescope-result.schema.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+// The JSON Schema validator shared with the apply and compare tests.
+include!("support/schema.rs");
 
 fn assert_valid(doc: &Value) {
-    let s = schema();
-    let mut errs = Vec::new();
-    validate(&s, &s, doc, "$", &mut errs);
-    assert!(
-        errs.is_empty(),
-        "JSON does not match the schema:\n{}",
-        errs.join("\n")
-    );
+    assert_schema_valid("slicescope-result.schema.json", doc);
 }
 
 #[test]
 fn validator_rejects_bad_documents() {
     // The schema check itself must be able to fail.
-    let s = schema();
     for bad in [
         serde_json::json!({}),
         serde_json::json!({"schema_version": 1}),
     ] {
-        let mut errs = Vec::new();
-        validate(&s, &s, &bad, "$", &mut errs);
-        assert!(!errs.is_empty());
+        assert_schema_rejects("slicescope-result.schema.json", &bad);
     }
 }
 

@@ -1,6 +1,6 @@
-// Shared by the CLI integration tests (included with `include!`): a copy of
-// tests/cli.rs's validator (which checks the scan result schema), with maxItems.
-#[allow(dead_code)]
+// Shared by the CLI integration tests (included with `include!`): they check
+// the scan result, apply and compare documents against docs/*.schema.json.
+//
 // A small JSON Schema validator for the keywords our schema uses: type,
 // const, enum, pattern (prefix/suffix-free regexes are not needed: only
 // `^S[0-9]+$` and the version pattern, checked by hand), properties,
