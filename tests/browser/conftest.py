@@ -6,6 +6,7 @@ Playwright is imported only when there is a report to check, so the static tests
 run without it.
 """
 
+from contextlib import contextmanager
 import json
 import os
 import re
@@ -119,9 +120,10 @@ class LoadedReport:
         return self.data.get('maps') or []
 
 
-@pytest.fixture
-def report(browser, report_path):
-    """A fresh page with the report loaded and ready, with console, errors and requests recorded."""
+@contextmanager
+def loaded_page(browser, report_path):
+    """A fresh page with the report at `report_path` loaded and ready, with console, errors and
+    requests recorded."""
     path = Path(report_path).resolve()
     assert path.is_file(), f'{path} does not exist'
     context = browser.new_context(viewport=VIEWPORT)
@@ -136,26 +138,21 @@ def report(browser, report_path):
     wait_until(page, '!!(window.slicescopeReport && window.slicescopeReport.ready === true)',
                timeout_ms=READY_TIMEOUT_MS)
     loaded.ready_wall_seconds = time.perf_counter() - t0
-    yield loaded
-    context.close()
+    try:
+        yield loaded
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def report(browser, report_path):
+    """A scan report, loaded and ready (see loaded_page)."""
+    with loaded_page(browser, report_path) as loaded:
+        yield loaded
 
 
 @pytest.fixture
 def compare_report(browser, compare_path):
-    """A fresh page with a comparison report loaded and ready, with console, errors and requests recorded."""
-    path = Path(compare_path).resolve()
-    assert path.is_file(), f'{path} does not exist'
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    loaded = LoadedReport(path=path, url=path.as_uri(), page=page, data=embedded_data(path),
-                          ready_wall_seconds=float('nan'))
-    page.on('console', lambda m: loaded.console.append((m.type, m.text)))
-    page.on('pageerror', lambda e: loaded.page_errors.append(str(e)))
-    page.on('request', lambda r: loaded.requests.append(r.url))
-    t0 = time.perf_counter()
-    page.goto(loaded.url, wait_until='commit')
-    wait_until(page, '!!(window.slicescopeReport && window.slicescopeReport.ready === true)',
-               timeout_ms=READY_TIMEOUT_MS)
-    loaded.ready_wall_seconds = time.perf_counter() - t0
-    yield loaded
-    context.close()
+    """A comparison report, loaded and ready (see loaded_page)."""
+    with loaded_page(browser, compare_path) as loaded:
+        yield loaded

@@ -154,6 +154,20 @@ struct CompareSlice {
     also: Vec<String>,
 }
 
+/// A known slice's q-value (BH over the known slices) and its status:
+/// worse or better when q < `fdr`, else unchanged.
+fn settle(c: &mut CompareSlice, q: f64, fdr: f64) {
+    c.q_value = Some(q);
+    c.status = if q < fdr && c.diff > 0.0 {
+        "worse"
+    } else if q < fdr && c.diff < 0.0 {
+        "better"
+    } else {
+        "unchanged"
+    }
+    .into();
+}
+
 #[derive(Debug, Serialize)]
 struct CompareOutput {
     kind: &'static str,
@@ -717,15 +731,7 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
         .collect();
     let q = benjamini_hochberg(&known_rows.iter().map(|c| c.p_value).collect::<Vec<_>>(), 0);
     for (c, q) in known_rows.iter_mut().zip(q) {
-        c.q_value = Some(q);
-        c.status = if q < fdr && c.diff > 0.0 {
-            "worse"
-        } else if q < fdr && c.diff < 0.0 {
-            "better"
-        } else {
-            "unchanged"
-        }
-        .into();
+        settle(c, q, fdr);
     }
     // New in B: no known slice overlaps it (Jaccard ≥ 0.5); a new slice
     // overlapping a higher-ranked new one that much is the same new failure

@@ -106,6 +106,25 @@ fn fixture(dir: &Path) -> PathBuf {
 
 const ATTRS: &str = "color,size,region";
 
+/// `slicescope scan DATA --label label --pred PRED --attributes ATTRS
+/// --quiet EXTRA...`, which must succeed.
+fn scan_ok(data: &Path, pred: &str, extra: &[&str]) {
+    let mut args = vec![
+        "scan",
+        s(data),
+        "--label",
+        "label",
+        "--pred",
+        pred,
+        "--attributes",
+        ATTRS,
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", out(&o));
+}
+
 #[test]
 fn regression_new_and_vanished_slices() {
     let dir = tempfile::tempdir().unwrap();
@@ -248,20 +267,7 @@ fn saved_slices_losses_and_input_errors() {
     let dir = tempfile::tempdir().unwrap();
     let data = fixture(dir.path());
     let slices = dir.path().join("slices.json");
-    let o = run(&[
-        "scan",
-        s(&data),
-        "--label",
-        "label",
-        "--pred",
-        "pred",
-        "--attributes",
-        ATTRS,
-        "--save-slices",
-        s(&slices),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", out(&o));
+    scan_ok(&data, "pred", &["--save-slices", s(&slices)]);
     // The saved slices are the known ones; without attributes B is not
     // scanned (a note says so) and the gate still works.
     let report = dir.path().join("cmp.json");
@@ -654,22 +660,7 @@ fn saved_runs_scan_results_and_history() {
     let data = fixture(dir.path());
     let store = dir.path().join("h.db");
     let scan = |pred: &str, dest: &Path| {
-        let o = run(&[
-            "scan",
-            s(&data),
-            "--label",
-            "label",
-            "--pred",
-            pred,
-            "--attributes",
-            ATTRS,
-            "--json",
-            s(dest),
-            "--history",
-            s(&store),
-            "--quiet",
-        ]);
-        assert!(o.status.success(), "{}", out(&o));
+        scan_ok(&data, pred, &["--json", s(dest), "--history", s(&store)]);
     };
     let (ja, jb) = (dir.path().join("a.json"), dir.path().join("b.json"));
     scan("pred", &ja);
@@ -834,39 +825,11 @@ fn saved_runs_scan_results_and_history() {
     let small = dir.path().join("small.csv");
     std::fs::write(&small, short.join("\n") + "\n").unwrap();
     let js = dir.path().join("small.json");
-    let o = run(&[
-        "scan",
-        s(&small),
-        "--label",
-        "label",
-        "--pred",
-        "pred",
-        "--attributes",
-        ATTRS,
-        "--json",
-        s(&js),
-        "--no-history",
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", out(&o));
+    scan_ok(&small, "pred", &["--json", s(&js), "--no-history"]);
     bad(&[s(&ja), s(&js)], "not on the same evaluation set");
     // A slice file is not a run.
     let sf = dir.path().join("slices.json");
-    let o = run(&[
-        "scan",
-        s(&data),
-        "--label",
-        "label",
-        "--pred",
-        "pred",
-        "--attributes",
-        ATTRS,
-        "--save-slices",
-        s(&sf),
-        "--no-history",
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", out(&o));
+    scan_ok(&data, "pred", &["--save-slices", s(&sf), "--no-history"]);
     bad(&[s(&sf), s(&jb)], "a slice file");
     let other = dir.path().join("other.json");
     std::fs::write(&other, r#"{"x": 1}"#).unwrap();

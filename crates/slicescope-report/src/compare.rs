@@ -18,14 +18,7 @@ pub fn compare_report_data(doc: &Value, meta: &Meta) -> Value {
     json!({
         "report_version": REPORT_VERSION,
         "kind": "compare",
-        "meta": {
-            "title": meta.title,
-            "run_name": meta.run_name,
-            "generated_at": meta.generated_at,
-            "command": meta.command,
-            "duration_seconds": meta.duration_seconds,
-            "warnings": [],
-        },
+        "meta": crate::meta_json(meta, &[]),
         "compare": doc,
     })
 }

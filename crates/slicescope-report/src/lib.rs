@@ -152,14 +152,7 @@ pub fn report_data(
     let shown = thumbs::examples(examples, limits, &mut warnings);
     Ok(json!({
         "report_version": REPORT_VERSION,
-        "meta": {
-            "title": meta.title,
-            "run_name": meta.run_name,
-            "generated_at": meta.generated_at,
-            "command": meta.command,
-            "duration_seconds": meta.duration_seconds,
-            "warnings": warnings,
-        },
+        "meta": meta_json(meta, &warnings),
         "result": result_json,
         "maps": maps,
         "examples": shown,
@@ -185,6 +178,19 @@ fn truncate_members(result: &mut Value, max: usize) {
         };
         obj.insert("members_truncated".into(), Value::Bool(cut));
     }
+}
+
+/// The page's `meta` object: title, run name, when, the command, how long
+/// it took and the warnings met while building the page.
+fn meta_json(meta: &Meta, warnings: &[String]) -> Value {
+    json!({
+        "title": meta.title,
+        "run_name": meta.run_name,
+        "generated_at": meta.generated_at,
+        "command": meta.command,
+        "duration_seconds": meta.duration_seconds,
+        "warnings": warnings,
+    })
 }
 
 #[cfg(test)]

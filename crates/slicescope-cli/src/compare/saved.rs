@@ -22,7 +22,9 @@ use slicescope_core::workflow::paired::Paired;
 use slicescope_core::workflow::rows::RowSet;
 use slicescope_core::Config;
 
-use super::{CompareArgs, CompareOutput, CompareSlice, Match, ModelRef, Side, MATCH_JACCARD};
+use super::{
+    settle, CompareArgs, CompareOutput, CompareSlice, Match, ModelRef, Side, MATCH_JACCARD,
+};
 use crate::gates::{self, GateResult, Origin};
 use crate::history;
 
@@ -305,6 +307,46 @@ pub(super) fn unpaired(
     }
 }
 
+/// A slice of one run only, not (yet) compared: every difference and test
+/// field is NaN or empty; the caller sets its status.
+fn unmatched(
+    origin: Origin,
+    (id, key, description): (String, Option<String>, String),
+    size: u64,
+    share: f64,
+    (a, b): (Side, Side),
+) -> CompareSlice {
+    CompareSlice {
+        id,
+        key,
+        origin,
+        description,
+        size,
+        size_b: None,
+        share,
+        a,
+        b,
+        diff: f64::NAN,
+        diff_ci_low: f64::NAN,
+        diff_ci_high: f64::NAN,
+        fixed: f64::NAN,
+        broken: f64::NAN,
+        p_value: f64::NAN,
+        q_value: None,
+        test: String::new(),
+        status: String::new(),
+        best_match: None,
+        vanished: None,
+        scan_q_value: None,
+        also: Vec::new(),
+    }
+}
+
+/// The side of a run that does not have the slice.
+fn empty_side() -> Side {
+    side(f64::NAN, (f64::NAN, f64::NAN), 0, f64::NAN)
+}
+
 fn side(rate: f64, ci: (f64, f64), size: u64, excess: f64) -> Side {
     Side {
         rate,
@@ -455,30 +497,15 @@ pub(super) fn run(
         .map(|&(i, m)| {
             let sa = &ra.slices[i];
             let a_side = side(sa.rate, (sa.ci_low, sa.ci_high), sa.size, sa.excess);
-            let mut c = CompareSlice {
-                id: sa.id.clone(),
-                key: sa.key.clone(),
-                origin: Origin::Known,
-                description: sa.description.clone(),
-                size: sa.size,
-                size_b: None,
-                share: share(sa.size),
-                a: a_side,
-                b: side(f64::NAN, (f64::NAN, f64::NAN), 0, f64::NAN),
-                diff: f64::NAN,
-                diff_ci_low: f64::NAN,
-                diff_ci_high: f64::NAN,
-                fixed: f64::NAN,
-                broken: f64::NAN,
-                p_value: f64::NAN,
-                q_value: None,
-                test: String::new(),
-                status: "vanished".into(),
-                best_match: None,
-                vanished: Some(true),
-                scan_q_value: None,
-                also: Vec::new(),
-            };
+            let mut c = unmatched(
+                Origin::Known,
+                (sa.id.clone(), sa.key.clone(), sa.description.clone()),
+                sa.size,
+                share(sa.size),
+                (a_side, empty_side()),
+            );
+            c.status = "vanished".into();
+            c.vanished = Some(true);
             if let Some((j, by, jac)) = m {
                 let sb = &rb.slices[j];
                 let (d, ci, p, test) = unpaired(
@@ -520,45 +547,32 @@ pub(super) fn run(
         })
         .collect();
     for (&i, q) in idx.iter().zip(benjamini_hochberg(&ps, 0)) {
-        let c = &mut known[i];
-        c.q_value = Some(q);
-        c.status = if q < fdr && c.diff > 0.0 {
-            "worse"
-        } else if q < fdr && c.diff < 0.0 {
-            "better"
-        } else {
-            "unchanged"
-        }
-        .into();
+        settle(&mut known[i], q, fdr);
     }
     let new_in_b: Vec<CompareSlice> = rb
         .slices
         .iter()
         .enumerate()
         .filter(|(j, _)| !used[*j])
-        .map(|(_, sb)| CompareSlice {
-            id: format!("B:{}", sb.id),
-            key: sb.key.clone(),
-            origin: Origin::New,
-            description: sb.description.clone(),
-            size: sb.size,
-            size_b: Some(sb.size),
-            share: share(sb.size),
-            a: side(f64::NAN, (f64::NAN, f64::NAN), 0, f64::NAN),
-            b: side(sb.rate, (sb.ci_low, sb.ci_high), sb.size, sb.excess),
-            diff: f64::NAN,
-            diff_ci_low: f64::NAN,
-            diff_ci_high: f64::NAN,
-            fixed: f64::NAN,
-            broken: f64::NAN,
-            p_value: f64::NAN,
-            q_value: None,
-            test: String::new(),
-            status: "new".into(),
-            best_match: None,
-            vanished: None,
-            scan_q_value: sb.q,
-            also: Vec::new(),
+        .map(|(_, sb)| {
+            let mut c = unmatched(
+                Origin::New,
+                (
+                    format!("B:{}", sb.id),
+                    sb.key.clone(),
+                    sb.description.clone(),
+                ),
+                sb.size,
+                share(sb.size),
+                (
+                    empty_side(),
+                    side(sb.rate, (sb.ci_low, sb.ci_high), sb.size, sb.excess),
+                ),
+            );
+            c.size_b = Some(sb.size);
+            c.status = "new".into();
+            c.scan_q_value = sb.q;
+            c
         })
         .collect();
     let vanished: Vec<String> = known
