@@ -14,6 +14,7 @@
 mod html;
 mod maps;
 mod markdown;
+pub mod summary;
 mod thumbs;
 mod time;
 
@@ -26,6 +27,7 @@ use slicescope_core::{Result, ScanResult};
 pub use crate::html::html;
 pub use crate::maps::MapView;
 pub use crate::markdown::markdown;
+pub use crate::summary::summary;
 pub use crate::time::rfc3339_utc;
 
 /// Version of the report data layout (`report_version`).
