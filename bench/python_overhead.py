@@ -9,8 +9,9 @@ Three runs of the same scan (lattice on four attributes, mixture, spotlight and 
   the same reads as the CLI, through the Python package;
 * ``py-memory``: the notebook case: the table read with pyarrow and the view with ``np.load``
   first, then ``slicescope.scan(table, views={"a": array})`` and ``to_json``.  The Arrow columns
-  cross by the C stream interface; the array is copied once into the scan's view (the core's
-  ``View`` owns its values), which shows as RSS above the loaded inputs.
+  cross by the C stream interface; the float32 C-ordered array is borrowed by the scan's view
+  (the core's ``View`` holds a ``Cow``), so the RSS above the loaded inputs is the scan's working
+  memory without a second copy of the view (before that change, the array was copied once).
 
 Reports wall time of each process, the time of the ``scan`` call (Python) against the CLI's own
 ``timing.total_seconds``, the stages of ``timing``, peak RSS, and (py-memory) RSS before and after
@@ -22,7 +23,8 @@ The data are bench/embedding_speed.py's (generated and cached by it: table.parqu
 
 Needs the `slicescope` package (tests/python/run.sh, or `maturin build --release` and pip
 install the wheel), numpy and pyarrow in the running interpreter, and a release build of the
-CLI (`cargo build --release -p slicescope-cli`).  Build both with the same profile.
+CLI (`cargo build --release -p slicescope-cli`).  Build both with the same profile (the wheel of
+tests/python/run.sh and `--slicescope-bin target/ci/slicescope` are both the `ci` profile).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -37,12 +38,15 @@ def scan(
     normalize: Sequence[str] | None = None,
     slicers: Sequence[str] | None = None,
     display: Sequence[str] | None = None,
+    image: str | None = None,
+    text: str | None = None,
     config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     seed: int | None = None,
     fdr: float | None = None,
     show_all: bool | None = None,
     resamples: int | None = None,
     top: int | None = None,
+    progress: bool | None = None,
 ) -> ScanResult:
     """Find the slices of ``data`` where the model errs far more than overall.
 
@@ -93,6 +97,12 @@ def scan(
         with views.
     display
         Columns shown with each slice's example rows.
+    image
+        The report's example images: a binary column of PNG/JPEG bytes, or
+        a string column of image paths (as ``[columns] image``). In-memory
+        data keeps the column's Arrow arrays (no copy) for the example rows.
+    text
+        The report's example texts: a text column (as ``[columns] text``).
     config
         A ``slicescope.toml`` path, or a dict shaped like it (``{"columns":
         {...}, "lattice": {"k": 10}, ...}``); the keyword arguments above
@@ -108,6 +118,11 @@ def scan(
         Bootstrap resamples for each slice's stability (0: none).
     top
         Slices shown by :meth:`ScanResult.summary` (10).
+    progress
+        Show the scan's progress (stage, lattice level and candidates,
+        elapsed time) as one line on ``sys.stderr``, rewritten in place and
+        cleared at the end. ``None`` (the default): shown when stderr is a
+        terminal or in a Jupyter kernel, hidden otherwise.
 
     Returns
     -------
@@ -179,6 +194,8 @@ def scan(
         columns["attributes"] = _names(attributes, "attributes")
         columns["attributes_all"] = False
     _set(columns, "display", None if display is None else _names(display, "display"))
+    _set(columns, "image", image)
+    _set(columns, "text", text)
     arrays: list[tuple[str, Any]] = []
     if views is not None:
         if not isinstance(views, Mapping):
@@ -223,6 +240,8 @@ def scan(
         normalize=normalize,
         slicers=slicers,
         display=display,
+        image=image,
+        text=text,
         config=config,
         seed=seed,
         fdr=fdr,
@@ -236,8 +255,23 @@ def scan(
         arrays,
         name=name,
         command=command,
+        progress=_show_progress() if progress is None else bool(progress),
     )
     return ScanResult(inner)
+
+
+def _show_progress() -> bool:
+    """Progress by default: when stderr is a terminal, or in a Jupyter kernel."""
+    err = sys.stderr
+    try:
+        if err is not None and err.isatty():
+            return True
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        pass
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    shell = get() if callable(get) else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def default_config() -> dict[str, Any]:

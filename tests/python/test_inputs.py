@@ -235,3 +235,44 @@ def test_bad_views(table: dict[str, Any]) -> None:
     bad[5, 1] = np.nan
     with pytest.raises(slicescope.InvalidInputError, match=r"NaN or infinite values in 1 row \(row 5\)"):
         scan_view(data, bad)
+
+
+def test_float32_view_is_borrowed_read_only_during_the_scan(table: dict[str, Any]) -> None:
+    """A float32 C-ordered view is the scan's view itself (no copy): it is
+    read-only while the scan runs without the GIL, and writeable again
+    after; an already read-only array stays so."""
+    import threading
+
+    rng = np.random.default_rng(1)
+    n = 60_000
+    emb = rng.normal(size=(n, 32)).astype(np.float32)
+    data = {"label": rng.integers(0, 2, n), "pred": rng.integers(0, 2, n)}
+    blocked: list[str] = []
+    wrote: list[bool] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            slicescope.scan(
+                data, label="label", pred="pred", views={"emb": emb},
+                slicers=["mixture", "spotlight", "direction"],
+            )
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while not done.is_set():
+        try:
+            emb[0, 0] = emb[0, 0]
+            wrote.append(True)
+        except ValueError as e:
+            blocked.append(str(e))
+        done.wait(0.005)
+    worker.join()
+    assert blocked and "read-only" in blocked[0], (len(blocked), len(wrote))
+    assert emb.flags.writeable
+    frozen = np.array(table["emb"], dtype=np.float32)
+    frozen.flags.writeable = False
+    scan_view(to_arrow(table).drop(["emb"]), frozen)
+    assert not frozen.flags.writeable

@@ -14,6 +14,7 @@ import pytest
 from conftest import ADULT, FASHION, ROOT, cli_binary, have, to_arrow
 
 import slicescope
+from slicescope import _core
 from slicescope._result import TABLE_COLUMNS
 
 ADULT_DATA = "examples/adult/adult_test.parquet"
@@ -168,6 +169,30 @@ def test_report_with_numpy_views(fashion: Any) -> None:
     data = report_data(result.report() or "")
     assert len(data["maps"]) == 2
     assert data["meta"]["command"].startswith("slicescope.scan(<pyarrow Table>")
+
+
+@pytest.mark.slow
+def test_report_from_memory_has_the_images(fashion: Any) -> None:
+    """In-memory data (a pyarrow table, numpy views) with a binary image
+    column: the report shows the examples' thumbnails as the CLI's does for
+    the file, also when the image column is given as a keyword."""
+    result, table, views = fashion
+    data = report_data(result.report() or "")
+    images = [e["image"] for e in data["examples"].values()]
+    assert images and all(i and i.startswith("data:image/png;base64,") for i in images)
+    from_file = report_data(
+        slicescope.scan("examples/fashion/fashion_eval.parquet",
+                        config="examples/fashion/slicescope.toml").report() or ""
+    )
+    assert data["examples"] == from_file["examples"]
+    cfg = json.loads(_core.config_from_toml("examples/fashion/slicescope.toml"))
+    cfg["columns"].pop("image")
+    cfg["columns"].pop("display")
+    plain = slicescope.scan(table, config=cfg, views=views, slicers=["spotlight"])
+    assert all(e.get("image") is None for e in report_data(plain.report() or "")["examples"].values())
+    keyword = slicescope.scan(table, config=cfg, views=views, slicers=["spotlight"], image="image")
+    images = [e["image"] for e in report_data(keyword.report() or "")["examples"].values()]
+    assert images and all(i and i.startswith("data:image/png;base64,") for i in images)
 
 
 def test_membership_and_row_errors(adult: slicescope.ScanResult) -> None:

@@ -347,7 +347,7 @@ pub fn load_views(
     flags: &[(String, String)],
     frame: &mut Frame,
     names: &[String],
-) -> Result<Vec<View>> {
+) -> Result<Vec<View<'static>>> {
     for (name, _) in flags {
         if file.view(name).is_none() {
             let known: Vec<&str> = file.views.iter().map(|v| v.name.as_str()).collect();

@@ -121,7 +121,7 @@ fn split_npz_key(src: &str) -> (&str, Option<&str>) {
 
 /// Load view `name` from `source`: a `.npy`/`.npz` file, or a vector
 /// column of `frame` (moved out of it).
-pub fn load_view(name: &str, source: &str, frame: &mut Frame) -> Result<View> {
+pub fn load_view(name: &str, source: &str, frame: &mut Frame) -> Result<View<'static>> {
     if scan::is_matrix_file(source) {
         let (path, key) = split_npz_key(source);
         let m =
@@ -129,7 +129,7 @@ pub fn load_view(name: &str, source: &str, frame: &mut Frame) -> Result<View> {
         return Ok(View {
             name: name.to_string(),
             source: source.to_string(),
-            values: m.values,
+            values: m.values.into(),
             dim: m.cols,
         });
     }
@@ -153,7 +153,7 @@ pub fn load_view(name: &str, source: &str, frame: &mut Frame) -> Result<View> {
             Ok(View {
                 name: name.to_string(),
                 source: source.to_string(),
-                values,
+                values: values.into(),
                 dim,
             })
         }

@@ -125,7 +125,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
         },
     )?;
     frame.set_source_columns(names);
-    let mut views: Vec<View> = scan::views_from_frame(&mut frame, &config)?;
+    let mut views: Vec<View<'static>> = scan::views_from_frame(&mut frame, &config)?;
     for (name, src) in &config.columns.views {
         if scan::is_matrix_file(src) {
             let (path, key) = split_npz_key(src);
@@ -134,7 +134,7 @@ fn run_scan(a: ScanArgs) -> Result<ExitCode> {
             views.push(View {
                 name: name.clone(),
                 source: src.clone(),
-                values: m.values,
+                values: m.values.into(),
                 dim: m.cols,
             });
         }

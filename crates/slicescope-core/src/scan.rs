@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -28,16 +29,34 @@ use crate::views::{prepare_view, ReducedView, ViewParams};
 pub const SCHEMA_VERSION: &str = "2.1.0";
 
 /// An embedding view: one vector per row.
+///
+/// The values are owned (read from a file or a vector column: a
+/// `View<'static>`) or borrowed from memory the caller keeps alive and
+/// unchanged while the view lives (the Python package borrows a float32
+/// C-ordered numpy array's buffer this way, without a copy). The scan only
+/// reads them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct View {
+pub struct View<'a> {
     /// The view's name.
     pub name: String,
     /// Where it came from (a column name or a file path).
     pub source: String,
     /// Row-major values, `n_rows × dim`.
-    pub values: Vec<f32>,
+    pub values: Cow<'a, [f32]>,
     /// Dimension.
     pub dim: usize,
+}
+
+impl View<'static> {
+    /// A view that owns its values.
+    pub fn owned(name: String, source: String, values: Vec<f32>, dim: usize) -> View<'static> {
+        View {
+            name,
+            source,
+            values: Cow::Owned(values),
+            dim,
+        }
+    }
 }
 
 /// The tool that wrote a result.
@@ -343,7 +362,7 @@ pub fn resolve_attributes(config: &Config, columns: &[(String, String)]) -> Resu
 }
 
 /// Check a view: its length matches the table and every value is finite.
-pub fn validate_view(view: &View, n_rows: usize) -> Result<()> {
+pub fn validate_view(view: &View<'_>, n_rows: usize) -> Result<()> {
     if view.dim == 0 {
         return Err(Error::InvalidInput(format!(
             "view '{}' ({}) has vectors of length 0",
@@ -402,7 +421,7 @@ struct Found {
 pub fn scan(
     frame: &Frame,
     attributes: &[String],
-    views: &[View],
+    views: &[View<'_>],
     vocabularies: &BTreeMap<String, Vocabulary>,
     config: &Config,
     input_path: Option<String>,
@@ -1274,7 +1293,7 @@ pub fn is_matrix_file(source: &str) -> bool {
 }
 
 /// Views that are vector columns of `frame`, moved out of it (no copy).
-pub fn views_from_frame(frame: &mut Frame, config: &Config) -> Result<Vec<View>> {
+pub fn views_from_frame(frame: &mut Frame, config: &Config) -> Result<Vec<View<'static>>> {
     let mut out = Vec::new();
     for (name, src) in &config.columns.views {
         if is_matrix_file(src) {
@@ -1293,7 +1312,7 @@ pub fn views_from_frame(frame: &mut Frame, config: &Config) -> Result<Vec<View>>
                         crate::outcome::rows_list(&null_rows)
                     )));
                 }
-                out.push(View { name: name.clone(), source: src.clone(), values, dim });
+                out.push(View::owned(name.clone(), src.clone(), values, dim));
             }
             other => {
                 return Err(Error::InvalidInput(format!(

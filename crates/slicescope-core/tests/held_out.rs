@@ -18,7 +18,7 @@ const D: usize = 8;
 
 /// Four classes in four blobs; errors at rate 0.15, or 0.6 inside a
 /// planted blob of 10% of the rows when `planted`.
-fn data(seed: u64, planted: bool) -> (Frame, View) {
+fn data(seed: u64, planted: bool) -> (Frame, View<'static>) {
     let mut rng = Rng::new(seed);
     let centres: Vec<Vec<f64>> = (0..5)
         .map(|_| (0..D).map(|_| 3.0 * rng.normal()).collect())
@@ -38,12 +38,7 @@ fn data(seed: u64, planted: bool) -> (Frame, View) {
         Column::new("p", ColumnData::Int(p)),
     ])
     .unwrap();
-    let view = View {
-        name: "emb".into(),
-        source: "test".into(),
-        values,
-        dim: D,
-    };
+    let view = View::owned("emb".into(), "test".into(), values, D);
     (frame, view)
 }
 

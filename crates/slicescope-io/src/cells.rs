@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::{
-    Array, AsArray, BinaryArray, BinaryViewArray, FixedSizeBinaryArray, LargeBinaryArray,
+    Array, ArrayRef, AsArray, BinaryArray, BinaryViewArray, FixedSizeBinaryArray, LargeBinaryArray,
 };
 use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -87,6 +87,32 @@ pub fn read_cells(
         }
         Ok(out)
     })
+}
+
+/// The cells of `column` at `rows` (0-based) from the column's arrays,
+/// one per batch in row order (e.g. kept from in-memory Arrow batches while
+/// they were read), keyed by row: as [`read_cells`] for a file. Rows past
+/// the end are left out.
+pub fn array_cells(arrays: &[ArrayRef], column: &str, rows: &[u32]) -> Result<BTreeMap<u32, Cell>> {
+    let mut wanted: Vec<u32> = rows.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut out = BTreeMap::new();
+    let mut offset: u64 = 0;
+    let mut next = 0usize;
+    for array in arrays {
+        let len = array.len() as u64;
+        while next < wanted.len() && u64::from(wanted[next]) < offset + len {
+            let row = wanted[next];
+            out.insert(
+                row,
+                cell(array.as_ref(), (u64::from(row) - offset) as usize, column)?,
+            );
+            next += 1;
+        }
+        offset += len;
+    }
+    Ok(out)
 }
 
 /// The value at `i` of `array`.
@@ -209,5 +235,19 @@ mod tests {
         let msg = err.to_string();
         assert!(matches!(err, Error::ColumnNotFound { .. }), "{msg}");
         assert!(msg.contains("img"), "{msg}");
+    }
+
+    #[test]
+    fn cells_of_arrays_across_batches() {
+        let a: ArrayRef = Arc::new(BinaryArray::from_iter(vec![Some(vec![1u8]), None]));
+        let b: ArrayRef = Arc::new(BinaryArray::from_iter(vec![Some(vec![2u8, 3])]));
+        let c: ArrayRef = Arc::new(StringArray::from_iter_values(["x", "y"]));
+        let got = array_cells(&[a, b], "img", &[2, 1, 0, 7, 2]).unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[&0], Cell::Bytes(vec![1]));
+        assert_eq!(got[&1], Cell::Null);
+        assert_eq!(got[&2], Cell::Bytes(vec![2, 3]));
+        let got = array_cells(&[c], "s", &[1]).unwrap();
+        assert_eq!(got[&1], Cell::Text("y".into()));
     }
 }

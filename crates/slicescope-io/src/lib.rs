@@ -40,7 +40,7 @@ use std::path::Path;
 use slicescope_core::{Error, Frame, Result};
 
 pub use crate::batches::{batches_to_frame, read_batches, schema_columns};
-pub use crate::cells::{read_cells, Cell};
+pub use crate::cells::{array_cells, read_cells, Cell};
 pub use crate::csv::{CsvOptions, CsvType};
 pub use crate::matrix::{read_matrix, read_npz_strings, Matrix};
 

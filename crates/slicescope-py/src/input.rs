@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arrow::array::RecordBatchReader;
+use arrow::array::{ArrayRef, RecordBatchReader};
 use arrow::ffi_stream::ArrowArrayStreamReader;
 use slicescope_core::phrases::Vocabulary;
 use slicescope_core::scan::{self, View};
 use slicescope_core::{Config, Error, Frame, Result};
 use slicescope_io::{
-    read_batches, read_matrix, read_table, read_vocabulary, schema_columns, table_columns,
+    batches_to_frame, read_matrix, read_table, read_vocabulary, schema_columns, table_columns,
     ReadOptions,
 };
 
@@ -45,11 +45,25 @@ impl Data {
     /// Read `columns` (those present; the core names missing ones with
     /// their role).
     pub fn read(self, columns: &[String], all_names: &[String]) -> Result<Frame> {
+        Ok(self.read_keeping(columns, all_names, &[])?.0)
+    }
+
+    /// Read `columns`, and for in-memory data also keep the Arrow arrays of
+    /// the `keep` columns as they stream past (the report's image and text
+    /// columns: shared with the caller's data, not copied), since the
+    /// stream cannot be read again once the example rows are known.
+    pub fn read_keeping(
+        self,
+        columns: &[String],
+        all_names: &[String],
+        keep: &[String],
+    ) -> Result<(Frame, BTreeMap<String, Vec<ArrayRef>>)> {
         let present: Vec<String> = columns
             .iter()
             .filter(|c| all_names.contains(c))
             .cloned()
             .collect();
+        let mut kept: BTreeMap<String, Vec<ArrayRef>> = BTreeMap::new();
         let mut frame = match self {
             Data::Path { path, opts } => read_table(
                 &path,
@@ -58,35 +72,54 @@ impl Data {
                     ..opts
                 },
             )?,
-            Data::Stream { reader, name } => read_batches(reader, Some(&present), &name)?,
+            Data::Stream { reader, name } => {
+                let schema = reader.schema();
+                let keep: Vec<(&String, usize)> = keep
+                    .iter()
+                    .filter_map(|c| schema.index_of(c).ok().map(|i| (c, i)))
+                    .collect();
+                let batches = reader.inspect(|batch| {
+                    if let Ok(batch) = batch {
+                        for &(c, i) in &keep {
+                            if let Some(a) = batch.columns().get(i) {
+                                kept.entry(c.clone()).or_default().push(a.clone());
+                            }
+                        }
+                    }
+                });
+                batches_to_frame(&schema, batches, Some(&present), &name)?
+            }
         };
         frame.set_source_columns(all_names.to_vec());
-        Ok(frame)
+        Ok((frame, kept))
     }
 }
 
-/// What a scan reads.
-pub struct Loaded {
+/// What a scan reads (numpy views borrowed for `'a`).
+pub struct Loaded<'a> {
     /// The table's needed columns (view columns moved out).
     pub frame: Frame,
     /// The resolved attribute columns.
     pub attributes: Vec<String>,
     /// Every view, in the order the scan takes them.
-    pub views: Vec<View>,
+    pub views: Vec<View<'a>>,
     /// Phrase vocabularies by view.
     pub vocabularies: BTreeMap<String, Vocabulary>,
     /// Names of the views that came from numpy arrays.
     pub numpy_views: Vec<String>,
+    /// In-memory data: the Arrow arrays of the report's image and text
+    /// columns, by column (one array per batch).
+    pub cells: BTreeMap<String, Vec<ArrayRef>>,
 }
 
 /// Read what the scan needs. `config` is the scan's config (numpy views
 /// listed in `columns.views` under their description); `numpy` are those
-/// views, already copied.
+/// views (borrowed or converted, see [`crate::views`]).
 ///
 /// As the CLI: columns of the data views first (in name order), then the
 /// file and numpy views together in name order, so that a numpy array in
 /// place of a `.npy` file gives the same result.
-pub fn load(data: Data, config: &Config, numpy: Vec<View>) -> Result<Loaded> {
+pub fn load<'a>(data: Data, config: &Config, numpy: Vec<View<'a>>) -> Result<Loaded<'a>> {
     let numpy_names: Vec<String> = numpy.iter().map(|v| v.name.clone()).collect();
     // The config without the numpy views: what is read from the data.
     let mut column_config = config.clone();
@@ -98,33 +131,25 @@ pub fn load(data: Data, config: &Config, numpy: Vec<View>) -> Result<Loaded> {
     let names: Vec<String> = schema.iter().map(|(n, _)| n.clone()).collect();
     check_report_columns(config, &names)?;
     let attributes = scan::resolve_attributes(config, &schema)?;
-    let mut needed = scan::needed_columns(&column_config, &attributes);
-    if let Data::Stream { .. } = data {
-        // In-memory data is not at hand when the report is written: its
-        // text and image-path columns are read now.
-        for col in [&config.columns.text, &config.columns.image]
+    let needed = scan::needed_columns(&column_config, &attributes);
+    // In-memory data is not at hand when the report is written: the
+    // arrays of its image and text columns are kept while reading.
+    let keep: Vec<String> = match data {
+        Data::Stream { .. } => [&config.columns.image, &config.columns.text]
             .into_iter()
             .flatten()
-        {
-            let is_text = schema.iter().any(|(n, k)| n == col && k == "string");
-            if is_text && !needed.contains(col) {
-                needed.push(col.clone());
-            }
-        }
-    }
-    let mut frame = data.read(&needed, &names)?;
+            .cloned()
+            .collect(),
+        Data::Path { .. } => Vec::new(),
+    };
+    let (mut frame, cells) = data.read_keeping(&needed, &names, &keep)?;
     let mut views = scan::views_from_frame(&mut frame, &column_config)?;
-    let mut others: Vec<View> = numpy;
+    let mut others: Vec<View<'a>> = numpy;
     for (name, src) in &column_config.columns.views {
         if scan::is_matrix_file(src) {
             let (path, key) = split_npz_key(src);
             let m = read_matrix(Path::new(path), key).map_err(|e| context(e, name))?;
-            others.push(View {
-                name: name.clone(),
-                source: src.clone(),
-                values: m.values,
-                dim: m.cols,
-            });
+            others.push(View::owned(name.clone(), src.clone(), m.values, m.cols));
         }
     }
     others.sort_by(|a, b| a.name.cmp(&b.name));
@@ -141,6 +166,7 @@ pub fn load(data: Data, config: &Config, numpy: Vec<View>) -> Result<Loaded> {
         views,
         vocabularies,
         numpy_views: numpy_names,
+        cells,
     })
 }
 

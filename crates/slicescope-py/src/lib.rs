@@ -8,18 +8,16 @@
 //!   arrow-rs's `arrow-pyarrow`) and is converted to a [`Frame`] batch by
 //!   batch, only the needed columns; a path is read natively, as the CLI
 //!   reads it.
-//! * Numpy views are copied once into the scan's row-major `f32` views
-//!   (see [`views`]).
+//! * Numpy views are borrowed without a copy when float32 and C-ordered,
+//!   converted once otherwise (see [`views`]).
 //! * The work runs without the GIL and stops on Ctrl-C (see [`run`]).
 //! * Errors are exceptions of one small hierarchy (see [`errors`]).
 
 mod config;
-mod contains;
 mod errors;
 mod input;
 mod result;
 mod run;
-mod summary;
 mod views;
 
 use std::collections::BTreeMap;
@@ -56,9 +54,10 @@ pub(crate) fn data_from_py(
 }
 
 /// Scan `data` (a path or an Arrow stream) with the config `config_json`
-/// (a `slicescope.toml` as JSON); `views` are numpy views by name.
+/// (a `slicescope.toml` as JSON); `views` are numpy views by name. With
+/// `progress`, the scan's progress is shown on `sys.stderr`.
 #[pyfunction]
-#[pyo3(signature = (data, config_json, views, *, name, command))]
+#[pyo3(signature = (data, config_json, views, *, name, command, progress=false))]
 fn scan(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -66,6 +65,7 @@ fn scan(
     views: Vec<(String, Bound<'_, PyAny>)>,
     name: String,
     command: String,
+    progress: bool,
 ) -> PyResult<PyScanResult> {
     let t0 = Instant::now();
     let mut config = config::from_json(config_json).py()?;
@@ -73,20 +73,23 @@ fn scan(
     // them out when the config says so.
     let json_members = config.output.members;
     config.output.members = true;
-    let mut numpy = Vec::with_capacity(views.len());
+    // The arrays' values, held (borrowed or converted) until the scan is
+    // over: see `views` for why a borrowed buffer cannot change meanwhile.
+    let mut held = Vec::with_capacity(views.len());
     let mut stored_numpy = Vec::with_capacity(views.len());
     for (view_name, array) in &views {
-        let view = views::copy_view(py, view_name, array)?;
+        let h = views::hold(py, view_name, array)?;
         config
             .columns
             .views
-            .insert(view_name.clone(), view.source.clone());
-        numpy.push(view);
+            .insert(view_name.clone(), h.source.clone());
+        held.push((view_name.clone(), h));
         stored_numpy.push(StoredView::Numpy {
             name: view_name.clone(),
             array: array.clone().unbind(),
         });
     }
+    let numpy: Vec<View<'_>> = held.iter().map(|(n, h)| h.view(n)).collect();
     let data = data_from_py(data, &config, name)?;
     let source = match &data {
         Data::Path { path, opts } => Source::Path {
@@ -95,13 +98,12 @@ fn scan(
         },
         Data::Stream { name, .. } => Source::Memory { name: name.clone() },
     };
-    let in_memory = matches!(source, Source::Memory { .. });
     let input_path = match &source {
         Source::Path { path, .. } => Some(path.display().to_string()),
         Source::Memory { .. } => None,
     };
     let cfg = &config;
-    let outcome = run::interruptible(py, move |cancel| {
+    let outcome = run::interruptible(py, progress, move |watch| {
         let loaded = input::load(data, cfg, numpy)?;
         let load_seconds = t0.elapsed().as_secs_f64();
         let mut result = slicescope_core::scan::scan(
@@ -111,17 +113,26 @@ fn scan(
             &loaded.vocabularies,
             cfg,
             input_path,
-            cancel,
+            watch,
         )?;
         result.timing.load_seconds = load_seconds;
         result.timing.total_seconds = t0.elapsed().as_secs_f64();
-        let examples = result::example_values(&result, cfg, &loaded.frame, in_memory);
+        let examples = result::example_values(&result, cfg, &loaded.frame, &loaded.cells)?;
+        drop(loaded.cells);
         let frame: Frame = loaded.frame;
         drop(frame);
-        let kept: Vec<View> = loaded
+        // The views read from the data or files (owned) stay with the
+        // result; the numpy ones are the caller's arrays.
+        let kept: Vec<View<'static>> = loaded
             .views
             .into_iter()
             .filter(|v| !loaded.numpy_views.contains(&v.name))
+            .map(|v| View {
+                name: v.name,
+                source: v.source,
+                values: std::borrow::Cow::Owned(v.values.into_owned()),
+                dim: v.dim,
+            })
             .collect();
         Ok::<_, slicescope_core::Error>((result, kept, examples))
     })?;

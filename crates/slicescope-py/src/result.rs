@@ -2,25 +2,30 @@
 //! need (the views for the report's maps and for applying embedding
 //! slices, the example rows' values, where the data came from).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use arrow::array::ArrayRef;
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2};
 use pyo3::exceptions::{PyIndexError, PyRuntimeError};
 use pyo3::prelude::*;
 use slicescope_core::scan::{ScanResult, View};
+use slicescope_core::slicers::Labels;
 use slicescope_core::views::{prepare_view, ViewParams};
+use slicescope_core::workflow::apply::{apply_definitions, label_codes, predicate_rows, ViewRows};
+use slicescope_core::workflow::file::{needs_labels, SavedView};
+use slicescope_core::workflow::rows::RowSet;
 use slicescope_core::{ColumnData, Config, Error, Frame};
-use slicescope_io::{read_cells, Cell, ReadOptions};
+use slicescope_io::{array_cells, read_cells, Cell, ReadOptions};
 use slicescope_report::{ExampleRow, ImageSource, Limits, MapView, Meta};
 
-use crate::contains::{self, Projection};
 use crate::errors::{to_py, IntoPy};
 use crate::input::Data;
-use crate::views::copy_rows;
+use crate::views::{hold, Held};
 
 /// Where the scanned data came from.
 pub enum Source {
@@ -51,7 +56,7 @@ impl Source {
 /// A view as the result keeps it.
 pub enum StoredView {
     /// Values read from the data or a file (owned).
-    Owned(View),
+    Owned(View<'static>),
     /// A numpy array the caller passed (referenced, not copied).
     Numpy {
         /// The view's name.
@@ -90,7 +95,31 @@ pub struct PyScanResult {
     /// The call that made the result, for the report.
     pub command: String,
     /// Each view's preprocessing, computed on first use.
-    pub projections: Mutex<BTreeMap<String, Arc<Projection>>>,
+    pub projections: Mutex<BTreeMap<String, Arc<SavedView>>>,
+}
+
+/// A view's values for the time of one call.
+enum ViewValues<'a, 'py> {
+    /// Kept in the result.
+    Stored(&'a View<'static>),
+    /// The caller's array.
+    Numpy(Held<'py>),
+}
+
+impl ViewValues<'_, '_> {
+    fn values(&self) -> &[f32] {
+        match self {
+            ViewValues::Stored(v) => &v.values,
+            ViewValues::Numpy(h) => h.values(),
+        }
+    }
+
+    fn dim(&self) -> usize {
+        match self {
+            ViewValues::Stored(v) => v.dim,
+            ViewValues::Numpy(h) => h.dim,
+        }
+    }
 }
 
 fn poisoned<T>(_: T) -> PyErr {
@@ -102,38 +131,32 @@ impl PyScanResult {
         self.result.lock().map_err(poisoned)
     }
 
-    /// The values of view `name`, row-major, and their dimension.
-    fn view_values<'a>(
+    /// The values of view `name`: the result's own, or the caller's array
+    /// (borrowed again, or converted, for the time of the call).
+    fn view_values<'a, 'py>(
         &'a self,
-        py: Python<'_>,
+        py: Python<'py>,
         name: &str,
-    ) -> PyResult<std::borrow::Cow<'a, View>> {
+    ) -> PyResult<ViewValues<'a, 'py>> {
         let stored = self
             .views
             .iter()
             .find(|v| v.name() == name)
             .ok_or_else(|| to_py(Error::param("view", format!("no view named '{name}'"))))?;
         Ok(match stored {
-            StoredView::Owned(v) => std::borrow::Cow::Borrowed(v),
-            StoredView::Numpy { name, array } => {
-                let (values, dim) = copy_rows(py, name, array.bind(py))?;
-                std::borrow::Cow::Owned(View {
-                    name: name.clone(),
-                    source: String::new(),
-                    values,
-                    dim,
-                })
-            }
+            StoredView::Owned(v) => ViewValues::Stored(v),
+            StoredView::Numpy { name, array } => ViewValues::Numpy(hold(py, name, array.bind(py))?),
         })
     }
 
     /// The preprocessing of view `name` (the scan's PCA, recomputed once:
-    /// it is deterministic).
-    fn projection(&self, py: Python<'_>, name: &str) -> PyResult<Arc<Projection>> {
+    /// it is deterministic), as a slice file saves it.
+    fn projection(&self, py: Python<'_>, name: &str) -> PyResult<Arc<SavedView>> {
         if let Some(p) = self.projections.lock().map_err(poisoned)?.get(name) {
             return Ok(p.clone());
         }
         let view = self.view_values(py, name)?;
+        let (values, dim) = (view.values(), view.dim());
         let params = ViewParams {
             max_dim: self.config.views.max_dim,
             normalize: self.config.views.normalize.iter().any(|v| v == name),
@@ -146,14 +169,19 @@ impl PyScanResult {
             .map(|v| v.source.clone())
             .unwrap_or_default();
         let reduced = py
-            .detach(|| prepare_view(name, &source, &view.values, view.dim, &params))
+            .detach(|| prepare_view(name, &source, values, dim, &params))
             .py()?;
-        let p = Arc::new(Projection {
-            view: slicescope_core::views::ReducedView {
-                data: Vec::new(),
-                ..reduced
-            },
-        });
+        let is_column = self
+            .views
+            .iter()
+            .any(|v| matches!(v, StoredView::Owned(o) if o.name == name))
+            && self
+                .config
+                .columns
+                .views
+                .get(name)
+                .is_some_and(|src| !slicescope_core::scan::is_matrix_file(src));
+        let p = Arc::new(SavedView::from_reduced(&reduced, is_column));
         self.projections
             .lock()
             .map_err(poisoned)?
@@ -192,7 +220,7 @@ impl PyScanResult {
     #[pyo3(signature = (top=None))]
     fn summary(&self, top: Option<usize>) -> PyResult<String> {
         let r = self.lock()?;
-        Ok(crate::summary::summary(
+        Ok(slicescope_report::summary(
             &r,
             &self.source.label(),
             top.unwrap_or(self.config.output.top),
@@ -305,7 +333,13 @@ impl PyScanResult {
                 .collect();
             py.detach(|| -> slicescope_core::Result<Vec<bool>> {
                 let frame = read_for_contains(data, &cols)?;
-                contains::rule_mask(&rule, &frame)
+                let n = frame.n_rows();
+                let mut rows = RowSet::full(n);
+                for p in &rule.predicates {
+                    let col = frame.require(p.column(), "rule")?;
+                    rows.intersect_with(&predicate_rows(p, col)?);
+                }
+                Ok(mask_of(&rows, n))
             })
             .py()?
         } else if let (Some(def), Some(view)) = (definition, view) {
@@ -324,15 +358,16 @@ impl PyScanResult {
                 .filter(|src| !from_array && !slicescope_core::scan::is_matrix_file(src))
                 .filter(|_| given.is_none())
                 .cloned();
-            let label = contains::needs_labels(&def)
+            let label = needs_labels(&def)
                 .then(|| self.config.columns.label.clone())
                 .flatten();
             let mut wanted: Vec<String> = column.iter().cloned().collect();
             wanted.extend(label.iter().cloned());
-            let values = match given {
-                Some((n, a)) => Some(copy_rows(py, n, a)?),
+            let given_held = match given {
+                Some((n, a)) => Some(hold(py, n, a)?),
                 None => None,
             };
+            let values: Option<(&[f32], usize)> = given_held.as_ref().map(|h| (h.values(), h.dim));
             if values.is_none() && column.is_none() {
                 return Err(to_py(Error::param(
                     "views",
@@ -341,7 +376,7 @@ impl PyScanResult {
                     ),
                 )));
             }
-            if contains::needs_labels(&def) && label.is_none() {
+            if needs_labels(&def) && label.is_none() {
                 return Err(to_py(Error::param(
                     "label",
                     format!("slice {id} depends on the label, and the scan had no label column"),
@@ -363,37 +398,46 @@ impl PyScanResult {
                     })?;
                     Some(read_for_contains(d, &wanted)?)
                 };
-                let (values, dim) = match (values, &column, frame.as_mut()) {
-                    (Some(v), _, _) => v,
-                    (None, Some(col), Some(f)) => vector_column(f, col, &view)?,
+                let (values, dim): (Cow<'_, [f32]>, usize) = match (values, &column, frame.as_mut()) {
+                    (Some((v, d)), _, _) => (Cow::Borrowed(v), d),
+                    (None, Some(col), Some(f)) => {
+                        let (v, d) = vector_column(f, col, &view)?;
+                        (Cow::Owned(v), d)
+                    }
                     _ => {
                         return Err(Error::InvalidInput(format!(
                             "the new rows of view '{view}' were not given"
                         )))
                     }
                 };
-                if dim != projection.view.dim_in {
+                if dim != projection.dim_in {
                     return Err(Error::ShapeMismatch(format!(
                         "the new rows of view '{view}' have {dim} dimensions but the scanned view has {}",
-                        projection.view.dim_in
+                        projection.dim_in
                     )));
                 }
-                let reduced = projection.project(&values)?;
-                let labels: Option<Vec<Option<String>>> = match (&label, &frame) {
+                let rows = ViewRows {
+                    values: &values,
+                    dim,
+                    source: "the new rows",
+                };
+                let n = values.len() / dim.max(1);
+                let codes = match (&label, &frame) {
                     (Some(l), Some(f)) => {
                         let col = f.require(l, "label")?;
-                        if col.data.len() != reduced.n_rows() {
+                        if col.data.len() != n {
                             return Err(Error::ShapeMismatch(format!(
-                                "the new rows have {} labels but {} rows of view '{view}'",
+                                "the new rows have {} labels but {n} rows of view '{view}'",
                                 col.data.len(),
-                                reduced.n_rows()
                             )));
                         }
-                        Some((0..col.data.len()).map(|r| col.data.text(r)).collect())
+                        Some(label_codes(col)?)
                     }
                     _ => None,
                 };
-                contains::definition_mask(&def, &reduced, labels.as_deref())
+                let labels = codes.as_ref().map(|(names, label)| Labels { names, label });
+                let sets = apply_definitions(&projection, &rows, &[&def], labels)?;
+                Ok(sets.first().map_or_else(|| vec![false; n], |s| mask_of(s, n)))
             })
             .py()?
         } else {
@@ -418,10 +462,14 @@ impl PyScanResult {
         title: Option<String>,
         run_name: Option<String>,
     ) -> PyResult<Option<String>> {
-        let mut values = Vec::with_capacity(self.views.len());
+        let mut held = Vec::with_capacity(self.views.len());
         for v in &self.views {
-            values.push(self.view_values(py, v.name())?);
+            held.push((v.name(), self.view_values(py, v.name())?));
         }
+        let values: Vec<(&str, &[f32], usize)> = held
+            .iter()
+            .map(|(name, v)| (*name, v.values(), v.dim()))
+            .collect();
         let r = self.lock()?;
         let meta = self.meta(&r, title, run_name);
         let page = py
@@ -430,11 +478,11 @@ impl PyScanResult {
                 let examples = self.examples_with_cells(&rows)?;
                 let maps: Vec<MapView<'_>> = values
                     .iter()
-                    .map(|v| MapView {
-                        name: &v.name,
-                        values: &v.values,
-                        dim: v.dim,
-                        normalize: self.config.views.normalize.contains(&v.name),
+                    .map(|&(name, values, dim)| MapView {
+                        name,
+                        values,
+                        dim,
+                        normalize: self.config.views.normalize.iter().any(|n| n == name),
                     })
                     .collect();
                 let data = slicescope_report::report_data(
@@ -525,6 +573,11 @@ impl PyScanResult {
     }
 }
 
+/// A row set as a mask over `n` rows.
+fn mask_of(rows: &RowSet, n: usize) -> Vec<bool> {
+    (0..n).map(|r| rows.contains(r)).collect()
+}
+
 /// The values of view `view`'s column `col` in new rows.
 fn vector_column(
     frame: &mut Frame,
@@ -571,35 +624,52 @@ fn read_for_contains(data: Data, columns: &[String]) -> slicescope_core::Result<
     data.read(columns, &names)
 }
 
-/// The values the report shows for the example rows of `result`, from the
-/// scanned frame: label, prediction and display columns; for in-memory
-/// data also the text and image-path columns.
+/// The values the report shows for the example rows of `result`: label,
+/// prediction and display columns from the scanned frame; for in-memory
+/// data also the images and texts, from the arrays of those columns kept
+/// while reading (`cells`; file data has them read from the file when the
+/// report is written). As the CLI: a binary image cell is the encoded
+/// image, a string one a path (relative to the working directory here).
 pub fn example_values(
     result: &ScanResult,
     config: &Config,
     frame: &Frame,
-    in_memory: bool,
-) -> BTreeMap<u32, ExampleRow> {
+    cells: &BTreeMap<String, Vec<ArrayRef>>,
+) -> slicescope_core::Result<BTreeMap<u32, ExampleRow>> {
     let c = &config.columns;
     let text_of = |col: &Option<String>, row: u32| {
         col.as_ref()
             .and_then(|name| frame.column(name))
             .and_then(|column| column.data.text(row as usize))
     };
+    let rows = slicescope_report::example_rows(result);
+    let cells_of = |col: &Option<String>| -> slicescope_core::Result<BTreeMap<u32, Cell>> {
+        match col
+            .as_ref()
+            .and_then(|name| cells.get(name).map(|a| (name, a)))
+        {
+            Some((name, arrays)) => array_cells(arrays, name, &rows),
+            None => Ok(BTreeMap::new()),
+        }
+    };
+    let mut images = cells_of(&c.image)?;
+    let mut texts = cells_of(&c.text)?;
     let mut out = BTreeMap::new();
-    for row in slicescope_report::example_rows(result) {
+    for &row in &rows {
         let display = c
             .display
             .iter()
             .filter_map(|d| text_of(&Some(d.clone()), row).map(|v| (d.clone(), v)))
             .collect();
-        let (text, image) = if in_memory {
-            (
-                text_of(&c.text, row),
-                text_of(&c.image, row).map(|p| ImageSource::Path(PathBuf::from(p))),
-            )
-        } else {
-            (None, None)
+        let image = match images.remove(&row) {
+            Some(Cell::Bytes(b)) => Some(ImageSource::Bytes(b)),
+            Some(Cell::Text(p)) => Some(ImageSource::Path(PathBuf::from(p))),
+            _ => None,
+        };
+        let text = match texts.remove(&row) {
+            Some(Cell::Text(t)) => Some(t),
+            Some(Cell::Bytes(b)) => Some(String::from_utf8_lossy(&b).into_owned()),
+            _ => None,
         };
         out.insert(
             row,
@@ -612,7 +682,7 @@ pub fn example_values(
             },
         );
     }
-    out
+    Ok(out)
 }
 
 /// An image path from the table: absolute as it is, relative to the data

@@ -7,10 +7,17 @@
 //! asked to stop through the scan's [`Observer`], which the core consults
 //! between lattice levels, embedding-slicer jobs and resamples; the
 //! handler's exception is raised once the work has returned.
+//!
+//! With progress on, the waiting thread also shows the work's progress on
+//! Python's `sys.stderr` (so it reaches a terminal and a Jupyter
+//! notebook alike): one line, rewritten in place with `\r` at most every
+//! [`REDRAW`] and when a lattice level starts, fed by the same
+//! [`Observer`] (lattice levels and candidates, as the CLI's progress
+//! bar), and cleared when the work is over.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::Thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -19,12 +26,122 @@ use slicescope_core::lattice::Observer;
 /// How often the waiting thread checks for signals.
 const POLL: Duration = Duration::from_millis(50);
 
-/// An observer that reports a cancellation request.
-pub struct Cancel<'a>(&'a AtomicBool);
+/// How often the progress line is redrawn (at most).
+const REDRAW: Duration = Duration::from_millis(200);
 
-impl Observer for Cancel<'_> {
+/// Where the work is, as the observer hears it.
+#[derive(Default)]
+pub struct Progress {
+    /// The current lattice level (0: none started yet).
+    level: AtomicUsize,
+    /// Candidates of the current level.
+    candidates: AtomicUsize,
+    /// Candidates evaluated in the current level.
+    evaluated: AtomicUsize,
+}
+
+impl Progress {
+    /// The progress line after `elapsed`.
+    fn line(&self, elapsed: Duration) -> String {
+        let level = self.level.load(Ordering::Relaxed);
+        let total = self.candidates.load(Ordering::Relaxed);
+        let done = self.evaluated.load(Ordering::Relaxed).min(total);
+        let stage = if level == 0 {
+            "reading and preparing".to_string()
+        } else if done < total {
+            format!(
+                "lattice level {level}: {}/{} candidates",
+                slicescope_report::summary::thousands(done as u64),
+                slicescope_report::summary::thousands(total as u64)
+            )
+        } else {
+            format!("lattice level {level} done; scanning")
+        };
+        format!("slicescope: {stage} ({:.1}s)", elapsed.as_secs_f64())
+    }
+}
+
+/// The scan's observer: cancellation requests and, when shown, progress.
+pub struct Watch<'a> {
+    cancel: &'a AtomicBool,
+    progress: Option<&'a Progress>,
+    waiter: Thread,
+}
+
+impl Observer for Watch<'_> {
+    fn level(&self, level: usize, candidates: usize) {
+        if let Some(p) = self.progress {
+            p.evaluated.store(0, Ordering::Relaxed);
+            p.candidates.store(candidates, Ordering::Relaxed);
+            p.level.store(level, Ordering::Relaxed);
+            // Show the new level now.
+            self.waiter.unpark();
+        }
+    }
+
+    fn evaluated(&self, n: usize) {
+        if let Some(p) = self.progress {
+            p.evaluated.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     fn cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// The progress line on Python's `sys.stderr` (a terminal, a notebook's
+/// stream, pytest's capture...). Writing errors are ignored: progress never
+/// fails the work.
+struct Line {
+    started: Instant,
+    drawn: Option<Instant>,
+    level: usize,
+    width: usize,
+}
+
+impl Line {
+    fn new() -> Self {
+        Line {
+            started: Instant::now(),
+            drawn: None,
+            level: 0,
+            width: 0,
+        }
+    }
+
+    fn write(py: Python<'_>, text: &str) {
+        let Ok(err) = py.import("sys").and_then(|sys| sys.getattr("stderr")) else {
+            return;
+        };
+        if err.is_none() {
+            return;
+        }
+        let _ = err.call_method1("write", (text,));
+        let _ = err.call_method0("flush");
+    }
+
+    /// Redraw when due (or when a level started).
+    fn update(&mut self, py: Python<'_>, p: &Progress) {
+        let level = p.level.load(Ordering::Relaxed);
+        let due = self.drawn.is_none_or(|t| t.elapsed() >= REDRAW);
+        if !due && level == self.level {
+            return;
+        }
+        self.level = level;
+        self.drawn = Some(Instant::now());
+        let text = p.line(self.started.elapsed());
+        let n = text.chars().count();
+        let pad = self.width.saturating_sub(n);
+        self.width = self.width.max(n);
+        Line::write(py, &format!("\r{text}{}", " ".repeat(pad)));
+    }
+
+    /// Erase the line.
+    fn clear(&self, py: Python<'_>) {
+        if self.drawn.is_some() {
+            Line::write(py, &format!("\r{}\r", " ".repeat(self.width)));
+        }
     }
 }
 
@@ -42,27 +159,41 @@ impl Drop for Done<'_> {
     }
 }
 
-/// Run `work` on a helper thread without the GIL, polling for signals.
-pub fn interruptible<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+/// Run `work` on a helper thread without the GIL, polling for signals;
+/// with `progress`, show its progress on `sys.stderr`.
+pub fn interruptible<T, F>(py: Python<'_>, progress: bool, work: F) -> PyResult<T>
 where
     T: Send,
-    F: FnOnce(&Cancel<'_>) -> T + Send,
+    F: FnOnce(&Watch<'_>) -> T + Send,
 {
     let cancel = AtomicBool::new(false);
     let done = AtomicBool::new(false);
+    let state = Progress::default();
+    let mut line = Line::new();
     let mut signal: Option<PyErr> = None;
     let waiter = std::thread::current();
+    if progress {
+        line.update(py, &state);
+    }
     let joined = std::thread::scope(|s| {
         let (cancel, done_flag) = (&cancel, &done);
+        let watch = Watch {
+            cancel,
+            progress: progress.then_some(&state),
+            waiter: waiter.clone(),
+        };
         let handle = s.spawn(move || {
             let _done = Done {
                 flag: done_flag,
                 waiter,
             };
-            work(&Cancel(cancel))
+            work(&watch)
         });
         while !done.load(Ordering::Acquire) {
             py.detach(|| std::thread::park_timeout(POLL));
+            if progress {
+                line.update(py, &state);
+            }
             if signal.is_none() && !done.load(Ordering::Acquire) {
                 if let Err(e) = py.check_signals() {
                     signal = Some(e);
@@ -72,6 +203,9 @@ where
         }
         py.detach(|| handle.join())
     });
+    if progress {
+        line.clear(py);
+    }
     if let Some(e) = signal {
         return Err(e);
     }

@@ -1,12 +1,35 @@
 //! Embedding views given as numpy arrays.
 //!
-//! The scan's [`View`] owns its row-major `f32` values, so an array is
-//! copied once (converted from `float64`, or gathered from Fortran order,
-//! on the way); the copy runs without the GIL and in parallel. The result
-//! keeps a reference to the array, not the copy.
+//! A `float32` C-ordered (aligned) array is **borrowed**: the scan's
+//! [`View`] points at the array's own buffer, no copy is made. Any other
+//! array (`float64`, Fortran order, strided) is converted once into a
+//! row-major `f32` buffer (the scan works in `f32` row-major: that one
+//! conversion is the input's, not an extra copy), without the GIL and in
+//! parallel.
+//!
+//! **Why the borrowed buffer cannot change or vanish during the work.**
+//! [`Held`] keeps, for as long as the borrowed slice lives:
+//!
+//! * a reference to the array (it cannot be freed) and rust-numpy's shared
+//!   borrow of it (`PyReadonlyArray`: no Rust code can borrow it mutably);
+//! * the array marked read-only (`flags.writeable = False`, restored when
+//!   [`Held`] is dropped, with the GIL held): while the GIL is released,
+//!   another Python thread that assigns into the array, resizes it in place
+//!   or hands it to numpy as an output gets numpy's "read-only" error
+//!   instead of changing the values under the scan.
+//!
+//! [`Held`] is created and dropped on the calling thread with the GIL
+//! held; only the slice crosses to the worker threads, and the calling
+//! thread waits for them before it drops [`Held`]. What this cannot stop
+//! is a write through *another* numpy array sharing the memory (a
+//! writeable view or base of the given array) from another thread during
+//! the call: as for any numpy extension that releases the GIL, the caller
+//! must not modify the data while the call runs.
+
+use std::borrow::Cow;
 
 use numpy::ndarray::{ArrayView2, Axis, Slice};
-use numpy::{PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use rayon::prelude::*;
@@ -33,25 +56,81 @@ pub fn describe(obj: &Bound<'_, PyAny>) -> String {
     }
 }
 
-/// Copy a 2-D `float32` or `float64` array (any memory layout) into a
-/// view named `name`.
-pub fn copy_view(py: Python<'_>, name: &str, obj: &Bound<'_, PyAny>) -> PyResult<View> {
-    let source = describe(obj);
-    let (values, dim) = copy_rows(py, name, obj)?;
-    Ok(View {
-        name: name.to_string(),
-        source,
-        values,
-        dim,
-    })
+/// A numpy array marked read-only while this lives (when it was
+/// writeable); the flag is restored on drop.
+struct ReadOnlyFlag<'py>(Option<Bound<'py, PyAny>>);
+
+impl<'py> ReadOnlyFlag<'py> {
+    fn set(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let flags = obj.getattr("flags")?;
+        if flags.getattr("writeable")?.is_truthy()? {
+            flags.setattr("writeable", false)?;
+            Ok(ReadOnlyFlag(Some(obj.clone())))
+        } else {
+            Ok(ReadOnlyFlag(None))
+        }
+    }
 }
 
-/// The row-major `f32` values of a 2-D float array and its row length.
-pub fn copy_rows(
-    py: Python<'_>,
-    name: &str,
-    obj: &Bound<'_, PyAny>,
-) -> PyResult<(Vec<f32>, usize)> {
+impl Drop for ReadOnlyFlag<'_> {
+    fn drop(&mut self) {
+        if let Some(obj) = self.0.take() {
+            // It was writeable when set: making it writeable again cannot
+            // fail for lack of a writeable base; nothing to report if the
+            // object refuses anyway.
+            let _ = obj
+                .getattr("flags")
+                .and_then(|f| f.setattr("writeable", true));
+        }
+    }
+}
+
+enum Values<'py> {
+    /// The array's own buffer (float32, C-ordered, aligned).
+    Borrowed {
+        array: PyReadonlyArray2<'py, f32>,
+        _read_only: ReadOnlyFlag<'py>,
+    },
+    /// A row-major f32 conversion of the array.
+    Converted(Vec<f32>),
+}
+
+/// The values of a 2-D float array for the time of one call: borrowed
+/// when the array is float32 and C-ordered, converted otherwise (see the
+/// module's notes on safety).
+pub struct Held<'py> {
+    values: Values<'py>,
+    /// Vector length (columns).
+    pub dim: usize,
+    /// What the array is (for messages and the view's `source`).
+    pub source: String,
+}
+
+impl Held<'_> {
+    /// The row-major values.
+    pub fn values(&self) -> &[f32] {
+        match &self.values {
+            // Contiguity and alignment were checked when borrowing.
+            Values::Borrowed { array, .. } => array.as_slice().unwrap_or(&[]),
+            Values::Converted(v) => v,
+        }
+    }
+
+    /// The values as a scan view named `name` (borrowing them).
+    pub fn view(&self, name: &str) -> View<'_> {
+        View {
+            name: name.to_string(),
+            source: self.source.clone(),
+            values: Cow::Borrowed(self.values()),
+            dim: self.dim,
+        }
+    }
+}
+
+/// Hold the values of `obj`, a 2-D `float32` or `float64` array (any
+/// memory layout), for view `name`: borrowed without a copy when it is
+/// float32 C-ordered, else converted.
+pub fn hold<'py>(py: Python<'py>, name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Held<'py>> {
     let Ok(untyped) = obj.cast::<PyUntypedArray>() else {
         return Err(PyTypeError::new_err(format!(
             "view '{name}' must be a column name or a 2-D numpy array of float32 or float64, got {}",
@@ -64,20 +143,42 @@ pub fn copy_rows(
             untyped.shape()
         )));
     }
+    let source = describe(obj);
     let borrow_err = |e: numpy::BorrowError| {
         PyTypeError::new_err(format!("view '{name}': the array cannot be read: {e}"))
     };
     if let Ok(a) = obj.cast::<PyArray2<f32>>() {
         let r = a.try_readonly().map_err(borrow_err)?;
+        let dim = r.as_array().ncols();
+        if untyped.is_c_contiguous() && r.as_slice().is_ok() {
+            let read_only = ReadOnlyFlag::set(obj)?;
+            return Ok(Held {
+                values: Values::Borrowed {
+                    array: r,
+                    _read_only: read_only,
+                },
+                dim,
+                source,
+            });
+        }
         let v = r.as_array();
-        let dim = v.ncols();
-        return Ok((py.detach(|| row_major(v, |x| x)), dim));
+        let values = py.detach(|| row_major(v, |x| x));
+        return Ok(Held {
+            values: Values::Converted(values),
+            dim,
+            source,
+        });
     }
     if let Ok(a) = obj.cast::<PyArray2<f64>>() {
         let r = a.try_readonly().map_err(borrow_err)?;
         let v = r.as_array();
         let dim = v.ncols();
-        return Ok((py.detach(|| row_major(v, |x| x as f32)), dim));
+        let values = py.detach(|| row_major(v, |x| x as f32));
+        return Ok(Held {
+            values: Values::Converted(values),
+            dim,
+            source,
+        });
     }
     Err(PyTypeError::new_err(format!(
         "view '{name}' must hold float32 or float64 values, got {}; convert it with .astype(numpy.float32)",

@@ -15,6 +15,7 @@ mod compare;
 mod html;
 mod maps;
 mod markdown;
+pub mod summary;
 mod thumbs;
 mod time;
 
@@ -28,6 +29,7 @@ pub use crate::compare::{compare_markdown, compare_report_data};
 pub use crate::html::{compare_html, html};
 pub use crate::maps::MapView;
 pub use crate::markdown::markdown;
+pub use crate::summary::summary;
 pub use crate::time::rfc3339_utc;
 
 /// Version of the report data layout (`report_version`).

@@ -1,15 +1,13 @@
-//! The terminal summary of a result: the same text as `slicescope scan`
-//! prints.
-//!
-//! A copy of `print_summary` in crates/slicescope-cli/src/output.rs (the
-//! CLI is a binary, not a library); keep the two in step until it moves to
-//! a library crate.
+//! The terminal summary of a result: the text `slicescope scan` prints and
+//! the Python package's `ScanResult.summary()` returns (one implementation
+//! for both), and the number formats it uses.
 
 use std::fmt::Write;
 
 use slicescope_core::scan::ScanResult;
 
-fn pct(x: f64) -> String {
+/// A share as a percentage with one decimal (`-` for NaN).
+pub fn pct(x: f64) -> String {
     if x.is_nan() {
         "-".into()
     } else {
@@ -17,7 +15,8 @@ fn pct(x: f64) -> String {
     }
 }
 
-fn num(x: f64) -> String {
+/// A number with 3 significant-ish digits (`-` for NaN).
+pub fn num(x: f64) -> String {
     if x.is_nan() {
         "-".into()
     } else if x.abs() >= 100.0 {
@@ -29,7 +28,8 @@ fn num(x: f64) -> String {
     }
 }
 
-fn thousands(n: u64) -> String {
+/// An integer with thousands separators (`12,345`).
+pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -41,7 +41,8 @@ fn thousands(n: u64) -> String {
     out
 }
 
-fn pval(p: f64) -> String {
+/// A p- or q-value (`<1e-99`, `3e-5`, `0.012`).
+pub fn pval(p: f64) -> String {
     if p < 1e-99 {
         "<1e-99".into()
     } else if p < 0.001 {
@@ -51,8 +52,10 @@ fn pval(p: f64) -> String {
     }
 }
 
-/// The overview line, the ranked table and the slices in words, as
-/// `slicescope scan` prints them; `source` names in-memory data.
+/// The overview line, the ranked table and the slices in words: what
+/// `slicescope scan` prints on stdout (and the Python package's
+/// `ScanResult.summary()`). `source` names the data when the result has no
+/// input path (in-memory data).
 pub fn summary(r: &ScanResult, source: &str, top: usize) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail.
