@@ -110,15 +110,21 @@ fn validate(schema: &Value, root_schema: &Value, v: &Value, path: &str, errs: &m
 }
 
 
-/// Check `doc` against `docs/NAME` (a JSON Schema), listing every mismatch.
-#[allow(dead_code)]
-fn assert_schema_valid(name: &str, doc: &Value) {
+/// Every mismatch of `doc` against `docs/NAME` (a JSON Schema).
+fn schema_errors(name: &str, doc: &Value) -> Vec<String> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../docs")
         .join(name);
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut errs = Vec::new();
     validate(&schema, &schema, doc, "$", &mut errs);
+    errs
+}
+
+/// Check `doc` against `docs/NAME` (a JSON Schema), listing every mismatch.
+#[allow(dead_code)]
+fn assert_schema_valid(name: &str, doc: &Value) {
+    let errs = schema_errors(name, doc);
     assert!(
         errs.is_empty(),
         "the JSON does not match {name}:\n{}",
@@ -129,11 +135,5 @@ fn assert_schema_valid(name: &str, doc: &Value) {
 /// The validator must be able to fail on each schema.
 #[allow(dead_code)]
 fn assert_schema_rejects(name: &str, doc: &Value) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs")
-        .join(name);
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let mut errs = Vec::new();
-    validate(&schema, &schema, doc, "$", &mut errs);
-    assert!(!errs.is_empty(), "{name} accepts {doc}");
+    assert!(!schema_errors(name, doc).is_empty(), "{name} accepts {doc}");
 }
