@@ -167,6 +167,16 @@ pub fn parse(text: &str) -> Result<GateSpec> {
             filters: rest,
         }
     } else {
+        if split_op(head).is_none() {
+            // No operator: a misspelt gate name rather than a condition.
+            let gates = ["regression".to_string(), "new-slices".to_string()];
+            let name = head.to_ascii_lowercase();
+            if let Some(g) = slicescope_core::error::near_matches(&name, &gates).first() {
+                bail!(
+                    "--fail-on '{t}': unknown gate '{head}' (did you mean '{g}'?); gates: regression, new-slices>K, or conditions such as 'error-rate>0.3:size>=100'"
+                );
+            }
+        }
         let mut all = vec![cond(head, t)?];
         all.extend(rest);
         Gate::Slices(all)
@@ -359,6 +369,13 @@ mod tests {
         ));
         let e = parse("eror-rate>0.3").unwrap_err().to_string();
         assert!(e.contains("did you mean 'error-rate'"), "{e}");
+        let e = parse("regresion").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown gate 'regresion' (did you mean 'regression'?)"),
+            "{e}"
+        );
+        let e = parse("new-slice").unwrap_err().to_string();
+        assert!(e.contains("did you mean 'new-slices'?"), "{e}");
         assert!(parse("error-rate>abc").is_err());
         assert!(parse("new-slices").is_err());
         assert!(parse("size").is_err());
