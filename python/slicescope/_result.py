@@ -212,7 +212,7 @@ class Slice:
     @property
     def stability(self) -> float | None:
         """Share of bootstrap resamples where the slice reappears (None
-        without ``resamples``)."""
+        with ``resamples=0``)."""
         s = self._data.get("stability")
         return None if s is None else float(s)
 

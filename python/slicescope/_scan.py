@@ -113,9 +113,10 @@ def scan(
     fdr
         False-discovery threshold on the q-values (0.05).
     show_all
-        List every slice, also those that fail ``fdr``.
+        List every slice, also those that fail ``fdr`` or are unstable.
     resamples
-        Bootstrap resamples for each slice's stability (0: none).
+        Bootstrap resamples for each slice's stability (default 10; 0: none,
+        and no slice is hidden as unstable).
     top
         Slices shown by :meth:`ScanResult.summary` (10).
     progress

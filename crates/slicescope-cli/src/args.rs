@@ -166,7 +166,7 @@ pub struct ScanArgs {
     /// List every slice, also those that fail the false-discovery threshold.
     #[arg(long, help_heading = "Output")]
     pub show_all: bool,
-    /// Bootstrap resamples of the discovery for each slice's stability, 0 = none; each costs about one more discovery [default: 0].
+    /// Bootstrap resamples for each slice's stability (each listed slice refitted on drawn rows); 0 = none, and no slice is hidden as unstable [default: 10].
     #[arg(long, value_name = "N", help_heading = "Search")]
     pub resamples: Option<usize>,
     /// Hide slices that reappear in fewer than this share of the resamples [default: 0.5].

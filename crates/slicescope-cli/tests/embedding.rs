@@ -154,7 +154,7 @@ fn embedding_slicers_recover_a_planted_cluster() {
     let found_by = top["found_by"].as_array().unwrap();
     assert!(found_by.len() >= 2, "{found_by:?}");
     assert_eq!(found_by[0]["slicer"], top["slicer"]);
-    // It reappears when the discovery is rerun on bootstrap resamples.
+    // It reappears when refitted on bootstrap resamples of the rows.
     assert_eq!(doc["parameters"]["testing"]["resamples"], 2);
     assert!(
         top["stability"].as_f64().unwrap() >= 0.5,

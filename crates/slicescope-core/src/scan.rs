@@ -822,12 +822,22 @@ pub fn scan(
     // Stability: how often each listed slice reappears when the whole
     // discovery is rerun on bootstrap resamples of the rows.
     if config.testing.resamples > 0 && !slices.is_empty() && total.err > 0.0 {
-        let targets: Vec<Vec<u32>> = slices
+        let targets: Vec<Target> = slices
             .iter()
             .map(|sl| {
-                let mut m = sl.members.clone().unwrap_or_default();
-                m.sort_unstable();
-                m
+                let mut members = sl.members.clone().unwrap_or_default();
+                members.sort_unstable();
+                // An embedding slice is refitted from its own definition
+                // by the slicer and view that found it.
+                let refit = match (&sl.definition, &sl.view) {
+                    (Some(def), Some(view)) => {
+                        let v = reduced.iter().position(|r| &r.name == view);
+                        let s = embedding.iter().position(|e| e.name() == sl.slicer);
+                        v.zip(s).map(|(v, s)| (v, s, def.clone()))
+                    }
+                    _ => None,
+                };
+                Target { members, refit }
             })
             .collect();
         let st = stability(
@@ -1098,14 +1108,33 @@ struct Rerun<'a> {
 /// seeded sample of this many.
 const STABILITY_EVAL_ROWS: usize = 50_000;
 
-/// For each target member set (ascending rows), the share of bootstrap
-/// resamples whose discovery returns a slice with Jaccard ≥ 0.5 against it.
+/// A listed slice whose stability is measured.
+struct Target {
+    /// Members, ascending.
+    members: Vec<u32>,
+    /// (view, slicer, definition) of an embedding slice, for its refit.
+    refit: Option<(usize, usize, Definition)>,
+}
+
+/// For each target, the share of bootstrap resamples in which it
+/// reappears: a slice with Jaccard ≥ 0.5 against its members is found.
+///
 /// Each resample draws min(n, `resample_rows`) rows with replacement; the
-/// draw counts become frequency weights, and every slicer runs on the rows
-/// drawn (embedding slicers testing on the same rows: only the slices
-/// matter here). Reappearance is judged on at most 50,000 rows (a seeded
-/// sample) through each found slice's definition.
-fn stability(ctx: &Rerun<'_>, targets: &[Vec<u32>], observer: &dyn Observer) -> Result<Vec<f64>> {
+/// draw counts become frequency weights. On those rows:
+/// - an embedding slice is refitted by its slicer from its own definition
+///   ([`EmbeddingSlicer::refit`]: the spotlight optimiser started at the
+///   slice's kernel, the mixture EM started from its mixture), so that the
+///   random starts of a fresh discovery — which often go elsewhere even
+///   when the slice is real — do not count against it;
+/// - an attribute slice is looked for in a rerun of the lattice search,
+///   and an embedding slice whose slicer has no refit (direction: one
+///   deterministic fit per class, no random start) in a rerun of that
+///   slicer on its view; any slice these reruns return can match any
+///   such target.
+///
+/// Reappearance is judged on at most 50,000 rows (a seeded sample) through
+/// each found slice's definition.
+fn stability(ctx: &Rerun<'_>, targets: &[Target], observer: &dyn Observer) -> Result<Vec<f64>> {
     use crate::rng::Rng;
     let n = ctx.errors.len();
     let t = ctx.testing;
@@ -1131,7 +1160,7 @@ fn stability(ctx: &Rerun<'_>, targets: &[Vec<u32>], observer: &dyn Observer) -> 
             .filter(|r| eval.binary_search(r).is_ok())
             .collect()
     };
-    let targets: Vec<Vec<u32>> = targets.iter().map(|t| restrict(t)).collect();
+    let members: Vec<Vec<u32>> = targets.iter().map(|t| restrict(&t.members)).collect();
     // The views and labels of the evaluation rows.
     let eval_input = |v: &ReducedView| -> RowSubset {
         RowSubset::new(
@@ -1150,6 +1179,41 @@ fn stability(ctx: &Rerun<'_>, targets: &[Vec<u32>], observer: &dyn Observer) -> 
     let eval_labels: Option<Vec<u32>> = ctx
         .classes
         .map(|c| eval.iter().map(|&r| c.label[r as usize]).collect());
+    let labels = match (ctx.classes, &eval_labels) {
+        (Some(c), Some(l)) => Some(Labels {
+            names: &c.names,
+            label: l,
+        }),
+        _ => None,
+    };
+    // Members on the evaluation rows (as full-data row indices).
+    let on_eval = |cands: Vec<crate::slicers::Candidate>, v: usize| -> Result<Vec<Vec<u32>>> {
+        let defs: Vec<&Definition> = cands.iter().map(|c| &c.definition).collect();
+        let applied = apply_many(&defs, eval_views[v].view(), labels)?;
+        Ok(applied
+            .into_iter()
+            .map(|a| a.members.iter().map(|&p| eval[p as usize]).collect())
+            .collect())
+    };
+    // Per target, the first target with the same refit (the components of
+    // one mixture fit): its refit serves both.
+    let shared: Vec<usize> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let Some((v, s, def)) = &t.refit else {
+                return i;
+            };
+            targets[..i]
+                .iter()
+                .position(|o| {
+                    o.refit.as_ref().is_some_and(|(ov, os, od)| {
+                        (ov, os) == (v, s) && crate::slicers::same_mixture(od, def)
+                    })
+                })
+                .unwrap_or(i)
+        })
+        .collect();
     let mut hits = vec![0usize; targets.len()];
     for b in 0..t.resamples {
         if observer.cancelled() {
@@ -1168,75 +1232,119 @@ fn stability(ctx: &Rerun<'_>, targets: &[Vec<u32>], observer: &dyn Observer) -> 
         let w: Vec<f64> = (0..n)
             .map(|r| f64::from(counts[r]) * ctx.weights.map_or(1.0, |w| w[r]))
             .collect();
-        let mut found: Vec<Vec<u32>> = Vec::new();
-        if let Some(attrs) = ctx.lattice {
-            let sub: Vec<crate::attributes::Attribute> = attrs
-                .iter()
-                .map(|a| crate::attributes::Attribute {
-                    name: a.name.clone(),
-                    codes: rows.iter().map(|&r| a.codes[r as usize]).collect(),
-                    levels: a.levels.clone(),
-                })
-                .collect();
-            let errs: Vec<f64> = rows.iter().map(|&r| ctx.errors[r as usize]).collect();
-            let ws: Vec<f64> = rows.iter().map(|&r| w[r as usize]).collect();
-            let input = LatticeInput {
-                attributes: &sub,
-                errors: &errs,
-                weights: Some(&ws),
-            };
-            let no_p = |_: &Sums| 1.0;
-            let lat = lattice::search(&input, ctx.lattice_params, &no_p, &lattice::Silent)?;
-            for ls in &lat.slices {
-                found.push(
-                    eval.iter()
-                        .copied()
-                        .filter(|&r| {
-                            ls.items
-                                .iter()
-                                .all(|&(a, lv)| attrs[a].codes[r as usize] == lv)
-                        })
-                        .collect(),
-                );
-            }
-        }
-        let jobs: Vec<(usize, usize)> = (0..ctx.views.len())
-            .flat_map(|v| (0..ctx.embedding.len()).map(move |s| (v, s)))
-            .collect();
-        let sets: Vec<Result<Vec<Vec<u32>>>> = jobs
-            .par_iter()
-            .map(|&(v, s)| {
-                let seed = ctx.seed ^ ((v as u64) << 32 | s as u64) ^ (0xB007 + b as u64) << 40;
-                let full = EmbeddingInput {
-                    view: &ctx.views[v],
-                    errors: ctx.errors,
-                    binary: ctx.binary,
-                    weights: Some(&w),
-                    classes: ctx.classes,
-                    seed,
-                };
-                let subset = RowSubset::new(&full, &rows);
-                let cands = ctx.embedding[s].fit(&subset.input(ctx.binary, seed))?;
-                let defs: Vec<&Definition> = cands.iter().map(|c| &c.definition).collect();
-                let labels = match (ctx.classes, &eval_labels) {
-                    (Some(c), Some(l)) => Some(Labels {
-                        names: &c.names,
-                        label: l,
-                    }),
-                    _ => None,
-                };
-                let applied = apply_many(&defs, eval_views[v].view(), labels)?;
-                Ok(applied
-                    .into_iter()
-                    .map(|a| a.members.iter().map(|&p| eval[p as usize]).collect())
-                    .collect())
+        let subsets: Vec<RowSubset> = ctx
+            .views
+            .iter()
+            .map(|v| {
+                RowSubset::new(
+                    &EmbeddingInput {
+                        view: v,
+                        errors: ctx.errors,
+                        binary: ctx.binary,
+                        weights: Some(&w),
+                        classes: ctx.classes,
+                        seed: 0,
+                    },
+                    &rows,
+                )
             })
             .collect();
-        for r in sets {
-            found.extend(r?);
+        let seed_of = |v: usize, s: usize| {
+            ctx.seed ^ ((v as u64) << 32 | s as u64) ^ (0xB007 + b as u64) << 40
+        };
+        // Refits, one per embedding target (components of one mixture
+        // share theirs); None: no refit for it.
+        let refits: Vec<Result<Option<Vec<Vec<u32>>>>> = targets
+            .par_iter()
+            .enumerate()
+            .map(|(i, target)| {
+                let Some((v, s, def)) = &target.refit else {
+                    return Ok(None);
+                };
+                if shared[i] != i {
+                    return Ok(None);
+                }
+                let input = subsets[*v].input(ctx.binary, seed_of(*v, *s));
+                match ctx.embedding[*s].refit(&input, def)? {
+                    Some(cands) => Ok(Some(on_eval(cands, *v)?)),
+                    None => Ok(None),
+                }
+            })
+            .collect();
+        let mut refits: Vec<Option<Vec<Vec<u32>>>> = refits.into_iter().collect::<Result<_>>()?;
+        for i in 0..refits.len() {
+            if shared[i] != i {
+                refits[i] = refits[shared[i]].clone();
+            }
         }
-        for (h, t) in hits.iter_mut().zip(&targets) {
-            if found.iter().any(|f| merge::jaccard(t, f) >= 0.5) {
+        // Rediscovery, for the targets without a refit.
+        let mut found: Vec<Vec<u32>> = Vec::new();
+        let need: Vec<bool> = refits.iter().map(Option::is_none).collect();
+        if need.iter().any(|&x| x) {
+            let attribute_targets = targets
+                .iter()
+                .zip(&need)
+                .any(|(t, &nd)| nd && t.refit.is_none());
+            if let Some(attrs) = ctx.lattice.filter(|_| attribute_targets) {
+                let sub: Vec<crate::attributes::Attribute> = attrs
+                    .iter()
+                    .map(|a| crate::attributes::Attribute {
+                        name: a.name.clone(),
+                        codes: rows.iter().map(|&r| a.codes[r as usize]).collect(),
+                        levels: a.levels.clone(),
+                    })
+                    .collect();
+                let errs: Vec<f64> = rows.iter().map(|&r| ctx.errors[r as usize]).collect();
+                let ws: Vec<f64> = rows.iter().map(|&r| w[r as usize]).collect();
+                let input = LatticeInput {
+                    attributes: &sub,
+                    errors: &errs,
+                    weights: Some(&ws),
+                };
+                let no_p = |_: &Sums| 1.0;
+                let lat = lattice::search(&input, ctx.lattice_params, &no_p, &lattice::Silent)?;
+                for ls in &lat.slices {
+                    found.push(
+                        eval.iter()
+                            .copied()
+                            .filter(|&r| {
+                                ls.items
+                                    .iter()
+                                    .all(|&(a, lv)| attrs[a].codes[r as usize] == lv)
+                            })
+                            .collect(),
+                    );
+                }
+            }
+            // Each (view, slicer) with a target it could not refit reruns
+            // in full.
+            let jobs: Vec<(usize, usize)> = (0..ctx.views.len())
+                .flat_map(|v| (0..ctx.embedding.len()).map(move |s| (v, s)))
+                .filter(|&(v, s)| {
+                    targets.iter().zip(&need).any(|(t, &nd)| {
+                        nd && t
+                            .refit
+                            .as_ref()
+                            .is_some_and(|(tv, ts, _)| (*tv, *ts) == (v, s))
+                    })
+                })
+                .collect();
+            let sets: Vec<Result<Vec<Vec<u32>>>> = jobs
+                .par_iter()
+                .map(|&(v, s)| {
+                    let input = subsets[v].input(ctx.binary, seed_of(v, s));
+                    on_eval(ctx.embedding[s].fit(&input)?, v)
+                })
+                .collect();
+            for r in sets {
+                found.extend(r?);
+            }
+        }
+        for (i, h) in hits.iter_mut().enumerate() {
+            let t = &members[i];
+            let own = refits[i].as_deref().unwrap_or(&[]);
+            let again = |f: &Vec<u32>| merge::jaccard(t, f) >= 0.5;
+            if own.iter().any(again) || (need[i] && found.iter().any(again)) {
                 *h += 1;
             }
         }

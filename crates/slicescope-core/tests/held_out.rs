@@ -146,3 +146,72 @@ fn a_planted_failure_survives_held_out_testing() {
         assert!(listed(s, true, EmbeddingTesting::HeldOut) > 0, "seed {s}");
     }
 }
+
+/// By default (10 resamples) every listed slice has a stability of at
+/// least `min_stability` and a q-value under `fdr`; `show_all` lists the
+/// others too, with the same statistics.
+#[test]
+fn by_default_unstable_and_insignificant_slices_are_hidden() {
+    let run = |seed: u64, show_all: bool| {
+        let (frame, view) = data(seed, true);
+        let mut config = Config::default();
+        config.columns.label = Some("y".into());
+        config.columns.pred = Some("p".into());
+        config.columns.views.insert("emb".into(), "test".into());
+        config.testing.show_all = show_all;
+        config.seed = seed;
+        config.mixture.n_init = 1;
+        config.spotlight.n_starts = 1;
+        assert_eq!(config.testing.resamples, 10);
+        scan(
+            &frame,
+            &[],
+            &[view],
+            &BTreeMap::new(),
+            &config,
+            None,
+            &Silent,
+        )
+        .unwrap()
+    };
+    let mut hidden_unstable = 0;
+    for seed in [3, 4] {
+        let shown = run(seed, false);
+        let all = run(seed, true);
+        let key = |s: &slicescope_core::scan::Slice| {
+            let mut m = s.members.clone().unwrap();
+            m.sort_unstable();
+            (s.slicer.clone(), m)
+        };
+        let expected: Vec<_> = all
+            .slices
+            .iter()
+            .filter(|s| s.stats.q_value < 0.05 && s.stability.unwrap() >= 0.5)
+            .map(key)
+            .collect();
+        let listed: Vec<_> = shown.slices.iter().map(key).collect();
+        assert_eq!(listed, expected, "seed {seed}");
+        assert!(
+            !listed.is_empty(),
+            "seed {seed}: the planted failure is listed"
+        );
+        let unstable = all
+            .slices
+            .iter()
+            .filter(|s| s.stats.q_value < 0.05 && s.stability.unwrap() < 0.5)
+            .count();
+        if unstable > 0 {
+            hidden_unstable += unstable;
+            assert!(
+                shown.notes.iter().any(|n| n.starts_with(&format!(
+                    "{unstable} slice(s) that reappear in fewer than 50% of 10 bootstrap resamples"
+                ))),
+                "{:?}",
+                shown.notes
+            );
+        }
+    }
+    // These seeds have significant but unstable slices: the filter and
+    // its note were exercised.
+    assert!(hidden_unstable > 0);
+}

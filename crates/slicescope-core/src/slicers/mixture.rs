@@ -249,7 +249,66 @@ impl EmbeddingSlicer for MixtureSlicer {
         let Some(fit) = best else {
             return Ok(Vec::new());
         };
-        Ok(rank(input, &data, params, &fit))
+        Ok(rank(input, &data, params, &fit, params.n_slices))
+    }
+
+    /// Start the EM from the mixture of `definition` (a slice this slicer
+    /// found on other rows): each row is first assigned to the component
+    /// where the stored mixture puts it (embedding and label terms), then
+    /// EM and the BIC merges run as in a fit. Every component with excess
+    /// errors is returned, not only the `n_slices` largest: the question is
+    /// whether the slice is still a component, not whether it still ranks.
+    fn refit(
+        &self,
+        input: &EmbeddingInput<'_>,
+        definition: &Definition,
+    ) -> Result<Option<Vec<Candidate>>> {
+        let Definition::Gaussian { log_weights, .. } = definition else {
+            return Ok(None);
+        };
+        self.validate()?;
+        let data = Data::new(input, &self.params)?;
+        if data.n == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let params = &self.params;
+        let sample = draw_sample(
+            input,
+            params.fit_rows,
+            &mut Rng::new(input.seed).fork(0x005A_3F1E),
+        );
+        let fit_input = match &sample {
+            Some(s) => s.input(input.binary, input.seed),
+            None => EmbeddingInput {
+                view: input.view,
+                errors: input.errors,
+                binary: input.binary,
+                weights: input.weights,
+                classes: input.classes,
+                seed: input.seed,
+            },
+        };
+        let fit_data = Data::new(&fit_input, params)?;
+        super::check_gaussian(definition, fit_input.view)?;
+        let labels = fit_input.classes.map(|c| super::Labels {
+            names: &c.names,
+            label: &c.label,
+        });
+        let post = super::gaussian_posteriors(definition, fit_input.view, labels)?;
+        let (k, n) = (log_weights.len(), fit_data.n);
+        let assign: Vec<u32> = (0..n)
+            .map(|i| {
+                let mut best = 0;
+                for s in 1..k {
+                    if post[s * n + i] > post[best * n + i] {
+                        best = s;
+                    }
+                }
+                best as u32
+            })
+            .collect();
+        let fit = run_em(&fit_data, params, &assign, k)?;
+        Ok(Some(rank(input, &data, params, &fit, usize::MAX)))
     }
 }
 
@@ -1558,6 +1617,7 @@ fn rank(
     data: &Data,
     params: &MixtureParams,
     fit: &Fit,
+    limit: usize,
 ) -> Vec<Candidate> {
     let model = &fit.model;
     let k = model.k;
@@ -1589,7 +1649,7 @@ fn rank(
         }
     }
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    ranked.truncate(params.n_slices);
+    ranked.truncate(limit);
     let uses_outcome = data.label.is_some();
     // The label term of the membership posterior, for re-applying it.
     let (label_log_probs, class_names) = match (uses_outcome, input.classes) {
@@ -1794,6 +1854,71 @@ mod tests {
             }
             other => panic!("unexpected definition {other:?}"),
         }
+    }
+
+    #[test]
+    fn refit_from_a_component_returns_it_on_a_resample() {
+        let (v, e, hot) = planted(1000, 16, 0.6, 7);
+        let cl = classes_for(&e, 3);
+        let slicer = MixtureSlicer {
+            params: MixtureParams::default(),
+        };
+        let c = slicer.fit(&input(&v, &e, Some(&cl), 1)).unwrap();
+        // The top component lies in the planted blob (one label's part of
+        // it: membership uses the label term).
+        let top = &c[0];
+        let inside = top
+            .members
+            .iter()
+            .filter(|m| hot.binary_search(m).is_ok())
+            .count();
+        assert!(inside as f64 >= 0.9 * top.members.len() as f64);
+        let mut rng = Rng::new(5);
+        let mut w = vec![0.0; 3000];
+        for _ in 0..3000 {
+            w[rng.below(3000) as usize] += 1.0;
+        }
+        let resample = EmbeddingInput {
+            weights: Some(&w),
+            ..input(&v, &e, Some(&cl), 2)
+        };
+        // It reappears (Jaccard ≥ 0.5, the stability criterion) with margin.
+        let again = slicer.refit(&resample, &top.definition).unwrap().unwrap();
+        let best = again
+            .iter()
+            .map(|a| jaccard(&a.members, &top.members))
+            .fold(0.0, f64::max);
+        assert!(best >= 0.6, "best Jaccard {best}");
+        // Every component with excess errors, not only n_slices of them.
+        assert!(again.iter().all(|a| a.score > 0.0));
+        let spot = Definition::Kernel {
+            center: vec![0.0; 16],
+            precision: vec![1.0; 16],
+            threshold: 0.5,
+        };
+        assert!(slicer.refit(&resample, &spot).unwrap().is_none());
+        // A mixture of another dimension is an error.
+        let Definition::Gaussian {
+            log_weights,
+            means,
+            variances,
+            ..
+        } = &top.definition
+        else {
+            panic!("not a mixture definition");
+        };
+        let k = log_weights.len();
+        let wrong = Definition::Gaussian {
+            component: 0,
+            log_weights: log_weights.clone(),
+            means: means[..k * 8].to_vec(),
+            variances: variances[..k * 8].to_vec(),
+            threshold: 0.5,
+            uses_outcome: false,
+            label_log_probs: None,
+            class_names: None,
+        };
+        assert!(slicer.refit(&resample, &wrong).is_err());
     }
 
     #[test]

@@ -346,7 +346,7 @@ fn check_gaussian(def: &Definition, view: &ReducedView) -> Result<()> {
 }
 
 /// Two gaussian definitions from the same fit (every parameter equal).
-fn same_mixture(a: &Definition, b: &Definition) -> bool {
+pub(crate) fn same_mixture(a: &Definition, b: &Definition) -> bool {
     match (a, b) {
         (
             Definition::Gaussian {
@@ -464,6 +464,20 @@ pub trait EmbeddingSlicer: Sync {
     fn validate(&self) -> Result<()>;
     /// Find candidate slices.
     fn fit(&self, input: &EmbeddingInput<'_>) -> Result<Vec<Candidate>>;
+    /// Refit a slice this slicer found (its `definition`) on other rows —
+    /// a bootstrap resample — starting the optimiser from the slice
+    /// itself, so that where the optimiser's random starts would have gone
+    /// does not count against the slice. `None` when the slicer has no
+    /// starting point to reuse (its fit has no random start, or the
+    /// definition is of another kind): then the stability check reruns
+    /// `fit`.
+    fn refit(
+        &self,
+        _input: &EmbeddingInput<'_>,
+        _definition: &Definition,
+    ) -> Result<Option<Vec<Candidate>>> {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

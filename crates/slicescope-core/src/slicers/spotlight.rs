@@ -184,6 +184,9 @@ const OPT_ROWS_PER_SPOTLIGHT: f64 = 200.0;
 const PATIENCE: usize = 20;
 /// The barrier width ends at this fraction of S (the paper's default).
 const BARRIER_END: f64 = 0.05;
+/// A warm start (a refit from a found spotlight) takes this many times
+/// fewer steps: it starts at a local optimum of nearly the same objective.
+const WARM_STEPS_DIVISOR: usize = 4;
 /// Bound on |log p| in optimiser coordinates.
 const LOG_P_LIMIT: f64 = 40.0;
 
@@ -201,16 +204,123 @@ impl EmbeddingSlicer for SpotlightSlicer {
         check_input(input)?;
         clean_simd_state();
         let p = &self.params;
-        let n = input.n_rows();
-        let view = input.view;
-        let d = view.dim;
-        if n < 2 {
+        let Some(mut su) = Setup::new(input, p) else {
             return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for j in 0..p.n_spotlights {
+            let mut srng = su.rng.fork(j as u64 + 1);
+            let starts = choose_starts(&su.pb, &su.loss, su.s_sub, p.n_starts, &mut srng);
+            if starts.is_empty() {
+                break;
+            }
+            let mut best: Option<(Vec<f64>, Vec<f64>, f64)> = None;
+            for (mu, theta) in starts {
+                let (mu, theta, value) = optimise(&su.pb, &su.loss, mu, theta, su.s_sub, p, false);
+                if best.as_ref().is_none_or(|b| value > b.2) {
+                    best = Some((mu, theta, value));
+                }
+            }
+            let Some((mu, theta, _)) = best else { break };
+
+            // Down-weight the losses by this spotlight before the next one.
+            let k_sub = su.pb.kernel(&mu, &theta);
+            let k_max = k_sub.iter().copied().fold(0.0f64, f64::max);
+            if k_max > 0.0 {
+                for (l, k) in su.loss.iter_mut().zip(&k_sub) {
+                    *l *= 1.0 - k / k_max;
+                }
+            }
+            let label = format!("spotlight {} of {}", j + 1, p.n_spotlights);
+            if let Some(c) = self.finish(input, &su, &mu, &theta, &label) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Start the optimiser at the kernel of `definition` (a slice this
+    /// slicer found on other rows) and optimise on these rows, with the
+    /// size barrier at its final width from the first step: the local
+    /// optimum of the spotlight objective nearest the slice, whatever the
+    /// starts would have been. Its losses are not down-weighted by other
+    /// spotlights.
+    fn refit(
+        &self,
+        input: &EmbeddingInput<'_>,
+        definition: &Definition,
+    ) -> Result<Option<Vec<Candidate>>> {
+        let Definition::Kernel {
+            center, precision, ..
+        } = definition
+        else {
+            return Ok(None);
+        };
+        self.validate()?;
+        check_input(input)?;
+        let d = input.view.dim;
+        if center.len() != d || precision.len() != d {
+            return Err(Error::ShapeMismatch(format!(
+                "the kernel has {} centre and {} precision values but view '{}' has {d} dimensions",
+                center.len(),
+                precision.len(),
+                input.view.name
+            )));
+        }
+        clean_simd_state();
+        let p = &self.params;
+        let Some(su) = Setup::new(input, p) else {
+            return Ok(Some(Vec::new()));
+        };
+        let mu: Vec<f64> = (0..d)
+            .map(|c| f64::from(center[c]) / su.pb.scale[c])
+            .collect();
+        let theta: Vec<f64> = (0..d)
+            .map(|c| {
+                let t = (f64::from(precision[c]) * su.pb.scale[c] * su.pb.scale[c]).ln();
+                if t.is_nan() {
+                    -LOG_P_LIMIT
+                } else {
+                    t.clamp(-LOG_P_LIMIT, LOG_P_LIMIT)
+                }
+            })
+            .collect();
+        let (mu, theta, _) = optimise(&su.pb, &su.loss, mu, theta, su.s_sub, p, true);
+        Ok(Some(
+            self.finish(input, &su, &mu, &theta, "spotlight refitted from a slice")
+                .into_iter()
+                .collect(),
+        ))
+    }
+}
+
+/// What every spotlight of one fit shares: the optimisation subsample and
+/// its normalised losses, the size S on all rows and on the subsample.
+struct Setup {
+    rng: Rng,
+    pb: Problem,
+    /// Losses of the subsample divided by their weighted mean.
+    loss: Vec<f64>,
+    /// Overall weighted mean error on all rows.
+    overall: f64,
+    /// S in rows.
+    s_rows: f64,
+    /// S scaled to the subsample.
+    s_sub: f64,
+}
+
+impl Setup {
+    /// None when there is nothing to find: fewer than 2 rows, no loss, or
+    /// S ≥ n.
+    fn new(input: &EmbeddingInput<'_>, p: &SpotlightParams) -> Option<Setup> {
+        let n = input.n_rows();
+        if n < 2 {
+            return None;
         }
         let weight = |i: usize| input.weights.map_or(1.0, |w| w[i]);
         let total_loss: f64 = (0..n).map(|i| weight(i) * input.errors[i]).sum();
         if total_loss <= 0.0 {
-            return Ok(Vec::new());
+            return None;
         }
         let overall = total_loss / (0..n).map(weight).sum::<f64>();
         let s_rows = if p.size < 1.0 {
@@ -220,105 +330,100 @@ impl EmbeddingSlicer for SpotlightSlicer {
         }
         .max(1.0);
         if s_rows >= n as f64 {
-            return Ok(Vec::new());
+            return None;
         }
-
         let rng = Rng::new(input.seed).fork(0x5907_11E7);
         let m = opt_rows(n, s_rows);
         let rows = subsample(n, m, &mut rng.fork(0));
-        let Some(pb) = Problem::new(input, &rows) else {
-            return Ok(Vec::new());
-        };
+        let pb = Problem::new(input, &rows)?;
         let mut loss: Vec<f64> = rows.iter().map(|&i| input.errors[i]).collect();
         let mean_loss = weighted_mean(&loss, &pb.w);
         if mean_loss <= 0.0 {
-            return Ok(Vec::new());
+            return None;
         }
         loss.iter_mut().for_each(|l| *l /= mean_loss);
         let s_sub = s_rows * m as f64 / n as f64;
+        Some(Setup {
+            rng,
+            pb,
+            loss,
+            overall,
+            s_rows,
+            s_sub,
+        })
+    }
+}
 
-        let mut out = Vec::new();
-        for j in 0..p.n_spotlights {
-            let mut srng = rng.fork(j as u64 + 1);
-            let starts = choose_starts(&pb, &loss, s_sub, p.n_starts, &mut srng);
-            if starts.is_empty() {
-                break;
-            }
-            let mut best: Option<(Vec<f64>, Vec<f64>, f64)> = None;
-            for (mu, theta) in starts {
-                let (mu, theta, value) = optimise(&pb, &loss, mu, theta, s_sub, p);
-                if best.as_ref().is_none_or(|b| value > b.2) {
-                    best = Some((mu, theta, value));
-                }
-            }
-            let Some((mu, theta, _)) = best else { break };
-
-            // Down-weight the losses by this spotlight before the next one.
-            let k_sub = pb.kernel(&mu, &theta);
-            let k_max = k_sub.iter().copied().fold(0.0f64, f64::max);
-            if k_max > 0.0 {
-                for (l, k) in loss.iter_mut().zip(&k_sub) {
-                    *l *= 1.0 - k / k_max;
-                }
-            }
-
-            // The spotlight in the view's coordinates, applied to every row.
-            let center: Vec<f32> = (0..d).map(|c| (mu[c] * pb.scale[c]) as f32).collect();
-            let precision: Vec<f32> = (0..d)
-                .map(|c| (theta[c].exp() / (pb.scale[c] * pb.scale[c])) as f32)
-                .collect();
-            let membership = kernel_weights(&view.data, d, &center, &precision);
-            let support = membership.iter().filter(|&&k| k > 0.0).count();
-            if support == 0 || (support as f64) < s_rows / 2.0 {
-                continue;
-            }
-            let threshold = if p.member_threshold > 0.0 {
-                p.member_threshold as f32
-            } else {
-                f32::MIN_POSITIVE
-            };
-            let members: Vec<u32> = membership
-                .iter()
-                .enumerate()
-                .filter(|(_, &k)| k >= threshold)
-                .map(|(i, _)| i as u32)
-                .collect();
-            if members.is_empty() {
-                continue;
-            }
-            let (mut num, mut den) = (0.0, 0.0);
-            for (i, &k) in membership.iter().enumerate() {
-                if k > 0.0 {
-                    let wk = weight(i) * f64::from(k);
-                    num += wk * input.errors[i];
-                    den += wk;
-                }
-            }
-            let score = if den > 0.0 { num / den } else { 0.0 };
-            if score <= overall {
-                // Not an error slice: the kernel's loss is not above average.
-                continue;
-            }
-            out.push(Candidate {
-                slicer: "spotlight".into(),
-                view: view.name.clone(),
-                membership,
-                members,
-                definition: Definition::Kernel {
-                    center,
-                    precision,
-                    threshold,
-                },
-                score,
-                detail: format!(
-                    "spotlight {} of {}, {} rows in the kernel's support",
-                    j + 1,
-                    p.n_spotlights,
-                    thousands(support)
-                ),
-            });
+impl SpotlightSlicer {
+    /// The candidate of an optimised kernel (μ, log p in optimiser
+    /// coordinates) on every row; None when its support is under S/2 rows,
+    /// it has no member, or its kernel-weighted error is not above the
+    /// overall error.
+    fn finish(
+        &self,
+        input: &EmbeddingInput<'_>,
+        su: &Setup,
+        mu: &[f64],
+        theta: &[f64],
+        label: &str,
+    ) -> Option<Candidate> {
+        let p = &self.params;
+        let view = input.view;
+        let d = view.dim;
+        let weight = |i: usize| input.weights.map_or(1.0, |w| w[i]);
+        // The spotlight in the view's coordinates, applied to every row.
+        let center: Vec<f32> = (0..d).map(|c| (mu[c] * su.pb.scale[c]) as f32).collect();
+        let precision: Vec<f32> = (0..d)
+            .map(|c| (theta[c].exp() / (su.pb.scale[c] * su.pb.scale[c])) as f32)
+            .collect();
+        let membership = kernel_weights(&view.data, d, &center, &precision);
+        let support = membership.iter().filter(|&&k| k > 0.0).count();
+        if support == 0 || (support as f64) < su.s_rows / 2.0 {
+            return None;
         }
-        Ok(out)
+        let threshold = if p.member_threshold > 0.0 {
+            p.member_threshold as f32
+        } else {
+            f32::MIN_POSITIVE
+        };
+        let members: Vec<u32> = membership
+            .iter()
+            .enumerate()
+            .filter(|(_, &k)| k >= threshold)
+            .map(|(i, _)| i as u32)
+            .collect();
+        if members.is_empty() {
+            return None;
+        }
+        let (mut num, mut den) = (0.0, 0.0);
+        for (i, &k) in membership.iter().enumerate() {
+            if k > 0.0 {
+                let wk = weight(i) * f64::from(k);
+                num += wk * input.errors[i];
+                den += wk;
+            }
+        }
+        let score = if den > 0.0 { num / den } else { 0.0 };
+        if score <= su.overall {
+            // Not an error slice: the kernel's loss is not above average.
+            return None;
+        }
+        Some(Candidate {
+            slicer: "spotlight".into(),
+            view: view.name.clone(),
+            membership,
+            members,
+            definition: Definition::Kernel {
+                center,
+                precision,
+                threshold,
+            },
+            score,
+            detail: format!(
+                "{label}, {} rows in the kernel's support",
+                thousands(support)
+            ),
+        })
     }
 }
 
@@ -754,7 +859,9 @@ fn barrier_width(t: usize, steps: usize, n: f64, s: f64) -> f64 {
 }
 
 /// Optimise one start; returns the final (μ, log p) and objective at the
-/// final barrier width.
+/// final barrier width. `warm`: the start is a spotlight found before; the
+/// barrier stays at its final width throughout and the optimiser takes a
+/// quarter of the steps.
 fn optimise(
     pb: &Problem,
     loss: &[f64],
@@ -762,6 +869,7 @@ fn optimise(
     theta: Vec<f64>,
     s: f64,
     params: &SpotlightParams,
+    warm: bool,
 ) -> (Vec<f64>, Vec<f64>, f64) {
     let d = pb.d;
     let n = pb.n_rows() as f64;
@@ -771,12 +879,20 @@ fn optimise(
     let mut best = f64::NEG_INFINITY;
     let mut bad = 0usize;
     let mut grad = vec![0.0; 2 * d];
-    for t in 0..params.steps {
-        let barrier = Barrier::at(
-            s,
-            barrier_width(t, params.steps, n, s),
-            params.barrier_scale,
-        );
+    let steps = if warm {
+        (params.steps / WARM_STEPS_DIVISOR).max(1)
+    } else {
+        params.steps
+    };
+    for t in 0..steps {
+        // A warm start is already a spotlight: the barrier starts at its
+        // final width instead of pushing the kernel out to n − S rows.
+        let width = if warm {
+            BARRIER_END * s
+        } else {
+            barrier_width(t, params.steps, n, s)
+        };
+        let barrier = Barrier::at(s, width, params.barrier_scale);
         let (mu, theta) = x.split_at(d);
         let ev = evaluate(pb, loss, mu, theta, barrier, Some(s), true);
         x[d..].iter_mut().for_each(|th| *th += ev.shift);
@@ -1111,6 +1227,79 @@ mod tests {
             }
         }
         (view(data, dim), errors, members)
+    }
+
+    /// Bootstrap frequency weights of `n` rows (n draws with replacement).
+    fn bootstrap_weights(n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Rng::new(seed);
+        let mut w = vec![0.0; n];
+        for _ in 0..n {
+            w[rng.below(n as u64) as usize] += 1.0;
+        }
+        w
+    }
+
+    #[test]
+    fn refit_from_a_spotlight_returns_it_on_a_resample() {
+        let (v, errors, _) = planted(4000, 16, 200, 1);
+        let slicer = SpotlightSlicer::new(SpotlightParams {
+            n_spotlights: 2,
+            ..SpotlightParams::default()
+        });
+        let found = slicer.fit(&input(&v, &errors, 7)).unwrap();
+        assert_eq!(found.len(), 2);
+        for (b, c) in found.iter().enumerate() {
+            let w = bootstrap_weights(4000, 40 + b as u64);
+            let resample = EmbeddingInput {
+                weights: Some(&w),
+                ..input(&v, &errors, 9)
+            };
+            let again = slicer.refit(&resample, &c.definition).unwrap().unwrap();
+            assert_eq!(again.len(), 1);
+            let j = jaccard(&again[0].members, &c.members);
+            assert!(j >= 0.8, "spotlight {b}: Jaccard {j}");
+            assert!(again[0].detail.starts_with("spotlight refitted"));
+            // Deterministic.
+            let twice = slicer.refit(&resample, &c.definition).unwrap().unwrap();
+            assert_eq!(twice[0].members, again[0].members);
+        }
+        // Started from a kernel in a region without excess errors, the
+        // refit returns no slice rather than an arbitrary one.
+        let quiet: Vec<f64> = errors
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| {
+                if found[0].members.contains(&(i as u32)) {
+                    0.0
+                } else {
+                    e
+                }
+            })
+            .collect();
+        let none = slicer
+            .refit(&input(&v, &quiet, 9), &found[0].definition)
+            .unwrap();
+        assert!(none
+            .unwrap()
+            .iter()
+            .all(|c| jaccard(&c.members, &found[0].members) < 0.5));
+        // Another kind of definition: no refit; a wrong dimension: an error.
+        let half = Definition::Halfspace {
+            weights: vec![1.0; 16],
+            bias: 0.0,
+            threshold: 0.0,
+            class: None,
+        };
+        assert!(slicer
+            .refit(&input(&v, &errors, 9), &half)
+            .unwrap()
+            .is_none());
+        let short = Definition::Kernel {
+            center: vec![0.0; 3],
+            precision: vec![1.0; 3],
+            threshold: 0.5,
+        };
+        assert!(slicer.refit(&input(&v, &errors, 9), &short).is_err());
     }
 
     #[test]
