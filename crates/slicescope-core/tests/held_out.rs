@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use slicescope_core::config::{Config, EmbeddingTesting};
 use slicescope_core::lattice::Silent;
 use slicescope_core::rng::Rng;
-use slicescope_core::scan::{scan, View};
+use slicescope_core::scan::{scan, ScanResult, View};
 use slicescope_core::{Column, ColumnData, Frame};
 
 const N: usize = 1_500;
@@ -42,8 +42,8 @@ fn data(seed: u64, planted: bool) -> (Frame, View<'static>) {
     (frame, view)
 }
 
-fn listed(seed: u64, planted: bool, testing: EmbeddingTesting) -> usize {
-    let (frame, view) = data(seed, planted);
+/// The test's configuration: label `y`, prediction `p`, view `emb`.
+fn config(seed: u64, testing: EmbeddingTesting) -> Config {
     let mut config = Config::default();
     config.columns.label = Some("y".into());
     config.columns.pred = Some("p".into());
@@ -54,44 +54,37 @@ fn listed(seed: u64, planted: bool, testing: EmbeddingTesting) -> usize {
     // tested does not depend on them.
     config.mixture.n_init = 1;
     config.spotlight.n_starts = 1;
-    config.testing.resamples = 0;
-    let r = scan(
+    config
+}
+
+/// Scan the test data with `config`.
+fn run(seed: u64, planted: bool, config: &Config) -> ScanResult {
+    let (frame, view) = data(seed, planted);
+    scan(
         &frame,
         &[],
         &[view],
         &BTreeMap::new(),
-        &config,
+        config,
         None,
         &Silent,
     )
-    .unwrap();
-    r.slices.len()
+    .unwrap()
+}
+
+fn listed(seed: u64, planted: bool, testing: EmbeddingTesting) -> usize {
+    let mut config = config(seed, testing);
+    config.testing.resamples = 0;
+    run(seed, planted, &config).slices.len()
 }
 
 /// Stability of every slice (none hidden, 6 resamples) and its Jaccard
 /// overlap with the planted rows.
 fn stabilities(seed: u64, planted: bool, testing: EmbeddingTesting) -> Vec<(f64, f64)> {
-    let (frame, view) = data(seed, planted);
-    let mut config = Config::default();
-    config.columns.label = Some("y".into());
-    config.columns.pred = Some("p".into());
-    config.columns.views.insert("emb".into(), "test".into());
-    config.testing.embedding = testing;
+    let mut config = config(seed, testing);
     config.testing.show_all = true;
     config.testing.resamples = 6;
-    config.seed = seed;
-    config.mixture.n_init = 1;
-    config.spotlight.n_starts = 1;
-    let r = scan(
-        &frame,
-        &[],
-        &[view],
-        &BTreeMap::new(),
-        &config,
-        None,
-        &Silent,
-    )
-    .unwrap();
+    let r = run(seed, planted, &config);
     let hot: Vec<u32> = (0..N as u32).filter(|i| i % 10 == 0).collect();
     r.slices
         .iter()
@@ -152,32 +145,16 @@ fn a_planted_failure_survives_held_out_testing() {
 /// others too, with the same statistics.
 #[test]
 fn by_default_unstable_and_insignificant_slices_are_hidden() {
-    let run = |seed: u64, show_all: bool| {
-        let (frame, view) = data(seed, true);
-        let mut config = Config::default();
-        config.columns.label = Some("y".into());
-        config.columns.pred = Some("p".into());
-        config.columns.views.insert("emb".into(), "test".into());
+    let listing = |seed: u64, show_all: bool| {
+        let mut config = config(seed, EmbeddingTesting::HeldOut);
         config.testing.show_all = show_all;
-        config.seed = seed;
-        config.mixture.n_init = 1;
-        config.spotlight.n_starts = 1;
         assert_eq!(config.testing.resamples, 10);
-        scan(
-            &frame,
-            &[],
-            &[view],
-            &BTreeMap::new(),
-            &config,
-            None,
-            &Silent,
-        )
-        .unwrap()
+        run(seed, true, &config)
     };
     let mut hidden_unstable = 0;
     for seed in [3, 4] {
-        let shown = run(seed, false);
-        let all = run(seed, true);
+        let shown = listing(seed, false);
+        let all = listing(seed, true);
         let key = |s: &slicescope_core::scan::Slice| {
             let mut m = s.members.clone().unwrap();
             m.sort_unstable();

@@ -1856,6 +1856,14 @@ mod tests {
         }
     }
 
+    /// How many of `members` are in `hot` (ascending).
+    fn inside(members: &[u32], hot: &[u32]) -> usize {
+        members
+            .iter()
+            .filter(|m| hot.binary_search(m).is_ok())
+            .count()
+    }
+
     #[test]
     fn refit_from_a_component_returns_it_on_a_resample() {
         let (v, e, hot) = planted(1000, 16, 0.6, 7);
@@ -1867,12 +1875,7 @@ mod tests {
         // The top component lies in the planted blob (one label's part of
         // it: membership uses the label term).
         let top = &c[0];
-        let inside = top
-            .members
-            .iter()
-            .filter(|m| hot.binary_search(m).is_ok())
-            .count();
-        assert!(inside as f64 >= 0.9 * top.members.len() as f64);
+        assert!(inside(&top.members, &hot) as f64 >= 0.9 * top.members.len() as f64);
         let mut rng = Rng::new(5);
         let mut w = vec![0.0; 3000];
         for _ in 0..3000 {
@@ -1969,11 +1972,7 @@ mod tests {
         let cl = classes_for(&e, 3);
         let c = fit(MixtureParams::default(), &input(&v, &e, Some(&cl), 1));
         let top = &c[0];
-        let inside = top
-            .members
-            .iter()
-            .filter(|m| hot.binary_search(m).is_ok())
-            .count();
+        let inside = inside(&top.members, &hot);
         assert!(
             inside as f64 >= 0.9 * top.members.len() as f64,
             "{inside} of {}",
