@@ -1,5 +1,6 @@
-//! Progress on the terminal: a bar per lattice level, nothing when stderr
-//! is not a terminal or with `--quiet`.
+//! Progress on the terminal: a bar per lattice level and one over the
+//! bootstrap resamples, nothing when stderr is not a terminal or with
+//! `--quiet`.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -30,7 +31,8 @@ impl Drop for Spinner {
     }
 }
 
-/// Lattice progress: one bar per level over its candidates.
+/// Scan progress: one bar per lattice level over its candidates, then one
+/// per later stage over its steps.
 pub struct LatticeProgress {
     bar: Mutex<Option<ProgressBar>>,
     quiet: bool,
@@ -70,6 +72,26 @@ impl Observer for LatticeProgress {
                 old.finish_and_clear();
             }
         }
+    }
+
+    fn stage(&self, name: &'static str, steps: usize) {
+        if self.quiet {
+            return;
+        }
+        let pb = ProgressBar::new(steps as u64);
+        if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} ({elapsed})") {
+            pb.set_style(style);
+        }
+        pb.set_message(name);
+        if let Ok(mut g) = self.bar.lock() {
+            if let Some(old) = g.replace(pb) {
+                old.finish_and_clear();
+            }
+        }
+    }
+
+    fn step(&self) {
+        self.evaluated(1);
     }
 
     fn evaluated(&self, n: usize) {

@@ -184,6 +184,11 @@ pub trait Observer: Sync {
     fn level(&self, _level: usize, _candidates: usize) {}
     /// `n` more candidates were evaluated.
     fn evaluated(&self, _n: usize) {}
+    /// A later stage of the scan with `steps` steps starts (the bootstrap
+    /// stability: one step per resample).
+    fn stage(&self, _name: &'static str, _steps: usize) {}
+    /// One more step of the current stage is done.
+    fn step(&self) {}
     /// Return true to stop the search (it then returns `Error::Interrupted`).
     fn cancelled(&self) -> bool {
         false

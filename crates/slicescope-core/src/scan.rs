@@ -1215,9 +1215,13 @@ fn stability(ctx: &Rerun<'_>, targets: &[Target], observer: &dyn Observer) -> Re
         })
         .collect();
     let mut hits = vec![0usize; targets.len()];
+    observer.stage("bootstrap stability (resamples)", t.resamples);
     for b in 0..t.resamples {
         if observer.cancelled() {
             return Err(Error::Interrupted);
+        }
+        if b > 0 {
+            observer.step();
         }
         let mut rng = root.fork(1 + b as u64);
         let mut counts = vec![0u32; n];
@@ -1349,6 +1353,7 @@ fn stability(ctx: &Rerun<'_>, targets: &[Target], observer: &dyn Observer) -> Re
             }
         }
     }
+    observer.step();
     Ok(hits
         .into_iter()
         .map(|h| h as f64 / t.resamples as f64)

@@ -38,6 +38,10 @@ pub struct Progress {
     candidates: AtomicUsize,
     /// Candidates evaluated in the current level.
     evaluated: AtomicUsize,
+    /// Steps of the later stage (the bootstrap resamples; 0: not started).
+    steps: AtomicUsize,
+    /// Steps done.
+    stepped: AtomicUsize,
 }
 
 impl Progress {
@@ -46,7 +50,13 @@ impl Progress {
         let level = self.level.load(Ordering::Relaxed);
         let total = self.candidates.load(Ordering::Relaxed);
         let done = self.evaluated.load(Ordering::Relaxed).min(total);
-        let stage = if level == 0 {
+        let steps = self.steps.load(Ordering::Relaxed);
+        let stage = if steps > 0 {
+            format!(
+                "bootstrap stability: {}/{steps} resamples",
+                self.stepped.load(Ordering::Relaxed).min(steps)
+            )
+        } else if level == 0 {
             "reading and preparing".to_string()
         } else if done < total {
             format!(
@@ -82,6 +92,20 @@ impl Observer for Watch<'_> {
     fn evaluated(&self, n: usize) {
         if let Some(p) = self.progress {
             p.evaluated.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn stage(&self, _name: &'static str, steps: usize) {
+        if let Some(p) = self.progress {
+            p.stepped.store(0, Ordering::Relaxed);
+            p.steps.store(steps, Ordering::Relaxed);
+            self.waiter.unpark();
+        }
+    }
+
+    fn step(&self) {
+        if let Some(p) = self.progress {
+            p.stepped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
