@@ -45,6 +45,25 @@ def test_progress_shows_the_lattice_levels(capfd: pytest.CaptureFixture[str]) ->
     assert "lattice level" in err, err[-500:]
 
 
+def test_progress_shows_the_bootstrap_resamples(capfd: pytest.CaptureFixture[str]) -> None:
+    # A planted failure in an 8-d view: it is listed, so its stability is
+    # measured over the resamples.
+    rng = np.random.default_rng(3)
+    n = 4_000
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
+    hot = np.arange(n) % 10 == 0
+    emb[hot] += 4.0
+    y = rng.integers(0, 2, size=n)
+    wrong = rng.random(n) < np.where(hot, 0.6, 0.1)
+    cols: dict[str, Any] = {"y": y, "p": np.where(wrong, 1 - y, y)}
+    result = slicescope.scan(cols, label="y", pred="p", views={"emb": emb},
+                             slicers=["spotlight"], resamples=20, progress=True)
+    err = capfd.readouterr().err
+    assert len(result) > 0 and result[0].stability is not None
+    assert "bootstrap stability: " in err, err[-500:]
+    assert "/20 resamples" in err
+
+
 def test_progress_false_writes_nothing(
     table: dict[str, Any], capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -120,7 +120,8 @@ impl Observer for Watch<'_> {
 struct Line {
     started: Instant,
     drawn: Option<Instant>,
-    level: usize,
+    /// The (lattice level, stage steps) last drawn.
+    at: (usize, usize),
     width: usize,
 }
 
@@ -129,7 +130,7 @@ impl Line {
         Line {
             started: Instant::now(),
             drawn: None,
-            level: 0,
+            at: (0, 0),
             width: 0,
         }
     }
@@ -145,14 +146,17 @@ impl Line {
         let _ = err.call_method0("flush");
     }
 
-    /// Redraw when due (or when a level started).
+    /// Redraw when due (or when a level or a stage started).
     fn update(&mut self, py: Python<'_>, p: &Progress) {
-        let level = p.level.load(Ordering::Relaxed);
+        let at = (
+            p.level.load(Ordering::Relaxed),
+            p.steps.load(Ordering::Relaxed),
+        );
         let due = self.drawn.is_none_or(|t| t.elapsed() >= REDRAW);
-        if !due && level == self.level {
+        if !due && at == self.at {
             return;
         }
-        self.level = level;
+        self.at = at;
         self.drawn = Some(Instant::now());
         let text = p.line(self.started.elapsed());
         let n = text.chars().count();
