@@ -163,13 +163,13 @@ pub struct ScanArgs {
     /// Phrase vocabulary for a view: VIEW=FILE (Parquet `phrase`/`embedding` or .npz `phrases`/`embeddings`, embedded by the view's model; see docs/phrases.md) (repeatable).
     #[arg(long = "vocab", value_name = "VIEW=FILE", help_heading = "Views")]
     pub vocab: Vec<String>,
-    /// List every slice, also those that fail the false-discovery threshold.
+    /// List every slice, also those that fail the false-discovery threshold or are unstable.
     #[arg(long, help_heading = "Output")]
     pub show_all: bool,
     /// Bootstrap resamples for each slice's stability (each listed slice refitted on drawn rows); 0 = none, and no slice is hidden as unstable [default: 10].
     #[arg(long, value_name = "N", help_heading = "Search")]
     pub resamples: Option<usize>,
-    /// Hide slices that reappear in fewer than this share of the resamples [default: 0.5].
+    /// Hide slices that reappear in fewer than this share of the resamples, when each resample draws every row (up to testing.resample_rows = 20,000 rows; above, they are listed with a note) [default: 0.5].
     #[arg(long, value_name = "S", help_heading = "Search")]
     pub min_stability: Option<f64>,
     /// False-discovery threshold on the q-values [default: 0.05].

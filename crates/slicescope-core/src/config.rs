@@ -159,7 +159,9 @@ pub struct Testing {
     /// slices conservative and keep large scans fast.
     pub resample_rows: usize,
     /// Slices that reappear (Jaccard ≥ 0.5) in fewer than this share of
-    /// the resamples are not listed (default 0.5).
+    /// the resamples are not listed (default 0.5) when the resamples are
+    /// full size (n ≤ `resample_rows`, or `resample_rows` = 0); on larger
+    /// tables they are listed and a note counts them.
     pub min_stability: f64,
 }
 

@@ -859,8 +859,29 @@ pub fn scan(
         for (sl, v) in slices.iter_mut().zip(st) {
             sl.stability = Some(v);
         }
-        if !config.testing.show_all {
-            let min = config.testing.min_stability;
+        let min = config.testing.min_stability;
+        let rr = config.testing.resample_rows;
+        // Resamples of fewer rows than the data (m-out-of-n) make the
+        // stability of small or weakly defined slices conservative: it is
+        // reported, but only full-size resamples hide slices.
+        let full_size = rr == 0 || n <= rr;
+        if !full_size {
+            let unstable = slices
+                .iter()
+                .filter(|s| s.stability.is_some_and(|v| v < min))
+                .count();
+            if unstable > 0 {
+                notes.push(format!(
+                    "{unstable} slice(s) reappear in fewer than {:.0}% of {} bootstrap resamples; each resample drew {} of the {} rows, which makes stability conservative for small or weakly defined slices, so they are listed (testing.resample_rows = 0 draws all {} rows per resample and then hides unstable slices)",
+                    100.0 * min,
+                    config.testing.resamples,
+                    crate::slicers::spotlight::thousands(rr),
+                    crate::slicers::spotlight::thousands(n),
+                    crate::slicers::spotlight::thousands(n),
+                ));
+            }
+        }
+        if !config.testing.show_all && full_size {
             let keep: Vec<bool> = slices
                 .iter()
                 .map(|s| s.stability.is_none_or(|v| v >= min))
@@ -1123,12 +1144,12 @@ struct Target {
 /// draw counts become frequency weights. On those rows:
 /// - an embedding slice is refitted by its slicer from its own definition
 ///   ([`EmbeddingSlicer::refit`]: the spotlight optimiser started at the
-///   slice's kernel, the mixture EM started from its mixture), so that the
-///   random starts of a fresh discovery — which often go elsewhere even
-///   when the slice is real — do not count against it;
+///   slice's kernel, the mixture EM started from its mixture, the
+///   direction refitted on the slice's class only), so that the random
+///   starts of a fresh discovery — which often go elsewhere even when the
+///   slice is real — do not count against it;
 /// - an attribute slice is looked for in a rerun of the lattice search,
-///   and an embedding slice whose slicer has no refit (direction: one
-///   deterministic fit per class, no random start) in a rerun of that
+///   and an embedding slice whose slicer has no refit in a rerun of that
 ///   slicer on its view; any slice these reruns return can match any
 ///   such target.
 ///

@@ -192,3 +192,30 @@ fn by_default_unstable_and_insignificant_slices_are_hidden() {
     // its note were exercised.
     assert!(hidden_unstable > 0);
 }
+
+/// Resamples of fewer rows than the data make stability conservative:
+/// unstable slices are then listed, with a note, not hidden.
+#[test]
+fn subsampled_resamples_report_stability_but_hide_nothing() {
+    let mut config = config(4, EmbeddingTesting::HeldOut);
+    config.testing.resample_rows = 300;
+    let shown = run(4, true, &config);
+    config.testing.show_all = true;
+    let all = run(4, true, &config);
+    let significant: Vec<f64> = all
+        .slices
+        .iter()
+        .filter(|s| s.stats.q_value < 0.05)
+        .map(|s| s.stability.unwrap())
+        .collect();
+    assert_eq!(shown.slices.len(), significant.len());
+    let unstable = significant.iter().filter(|&&v| v < 0.5).count();
+    assert!(unstable > 0, "{significant:?}");
+    assert!(
+        shown.notes.iter().any(|n| n.starts_with(&format!(
+            "{unstable} slice(s) reappear in fewer than 50% of 10 bootstrap resamples; each resample drew 300 of the 1,500 rows"
+        ))),
+        "{:?}",
+        shown.notes
+    );
+}

@@ -204,18 +204,81 @@ impl EmbeddingSlicer for DirectionSlicer {
         found.truncate(MAX_CANDIDATES);
         Ok(found
             .into_iter()
-            .map(|(mut cand, local, g)| {
+            .map(|(cand, local, g)| {
                 let (class, rows) = &groups[g];
-                let fill = if class.is_some() { OTHER_CLASS } else { 0.0 };
-                let mut membership = vec![fill; n];
-                for (&i, &m) in rows.iter().zip(&local) {
-                    membership[i as usize] = m;
-                }
-                cand.membership = membership;
-                cand
+                with_membership(cand, &local, rows, class.is_some(), n)
             })
             .collect())
     }
+
+    /// Refit only the group a halfspace slice was found in — its label
+    /// class, or all rows — on these rows. The fit has no random start,
+    /// so this is the slice's own rerun, without fitting every other
+    /// class too.
+    fn refit(
+        &self,
+        input: &EmbeddingInput<'_>,
+        definition: &Definition,
+    ) -> Result<Option<Vec<Candidate>>> {
+        let Definition::Halfspace { class, .. } = definition else {
+            return Ok(None);
+        };
+        self.validate()?;
+        check_input(input)?;
+        clean_simd_state();
+        let n = input.n_rows();
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in 0..n {
+            let w = input.weights.map_or(1.0, |w| w[i]);
+            num += w * input.errors[i];
+            den += w;
+        }
+        if n == 0 || den <= 0.0 {
+            return Ok(Some(Vec::new()));
+        }
+        let (k, rows): (Option<usize>, Vec<u32>) = match class {
+            None => (None, (0..n as u32).collect()),
+            Some(name) => {
+                let Some(c) = input.classes else {
+                    return Ok(Some(Vec::new()));
+                };
+                let Some(k) = c.names.iter().position(|x| x == name) else {
+                    return Ok(Some(Vec::new()));
+                };
+                let rows = (0..n as u32)
+                    .filter(|&i| c.label[i as usize] as usize == k)
+                    .collect();
+                (Some(k), rows)
+            }
+        };
+        let rng = Rng::new(input.seed)
+            .fork(0xD1EC_7104)
+            .fork(k.map_or(0, |c| c as u64 + 1));
+        Ok(Some(
+            self.fit_group(input, k, &rows, num / den, rng)
+                .map(|(cand, local)| with_membership(cand, &local, &rows, k.is_some(), n))
+                .into_iter()
+                .collect(),
+        ))
+    }
+}
+
+/// The candidate with its membership over all `n` rows: the group's
+/// decision values on its `rows`, [`OTHER_CLASS`] outside a class group.
+fn with_membership(
+    mut cand: Candidate,
+    local: &[f32],
+    rows: &[u32],
+    in_class: bool,
+    n: usize,
+) -> Candidate {
+    let fill = if in_class { OTHER_CLASS } else { 0.0 };
+    let mut membership = vec![fill; n];
+    for (&i, &m) in rows.iter().zip(local) {
+        membership[i as usize] = m;
+    }
+    cand.membership = membership;
+    cand
 }
 
 impl DirectionSlicer {
@@ -1007,6 +1070,59 @@ mod tests {
             pred,
         };
         (v, errors, classes, in_b)
+    }
+
+    #[test]
+    fn refit_reruns_only_the_slice_class() {
+        let n = 30_000;
+        let (v, errors, classes, _) = three_classes(n, 2);
+        let mut inp = input(&v, &errors, 5);
+        inp.classes = Some(&classes);
+        let slicer = DirectionSlicer::default();
+        let found = slicer.fit(&inp).unwrap();
+        let top = &found[0];
+        assert_eq!(halfspace(top).3, Some("b"));
+        // On a bootstrap resample: one candidate, of class b, much the same
+        // rows.
+        let mut rng = Rng::new(8);
+        let mut w = vec![0.0; n];
+        for _ in 0..n {
+            w[rng.below(n as u64) as usize] += 1.0;
+        }
+        let resample = EmbeddingInput {
+            weights: Some(&w),
+            ..inp
+        };
+        let again = slicer.refit(&resample, &top.definition).unwrap().unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(halfspace(&again[0]).3, Some("b"));
+        let j = jaccard(&again[0].members, &top.members);
+        assert!(j >= 0.8, "jaccard {j}");
+        assert_eq!(again[0].membership.len(), n);
+        // A class the labels do not have gives nothing; another kind of
+        // definition has no refit.
+        let Definition::Halfspace {
+            weights,
+            bias,
+            threshold,
+            ..
+        } = &top.definition
+        else {
+            panic!("not a halfspace");
+        };
+        let other = Definition::Halfspace {
+            weights: weights.clone(),
+            bias: *bias,
+            threshold: *threshold,
+            class: Some("zebra".into()),
+        };
+        assert!(slicer.refit(&resample, &other).unwrap().unwrap().is_empty());
+        let kernel = Definition::Kernel {
+            center: vec![0.0; v.dim],
+            precision: vec![1.0; v.dim],
+            threshold: 0.5,
+        };
+        assert!(slicer.refit(&resample, &kernel).unwrap().is_none());
     }
 
     #[test]

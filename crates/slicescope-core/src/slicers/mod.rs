@@ -465,11 +465,11 @@ pub trait EmbeddingSlicer: Sync {
     /// Find candidate slices.
     fn fit(&self, input: &EmbeddingInput<'_>) -> Result<Vec<Candidate>>;
     /// Refit a slice this slicer found (its `definition`) on other rows —
-    /// a bootstrap resample — starting the optimiser from the slice
-    /// itself, so that where the optimiser's random starts would have gone
-    /// does not count against the slice. `None` when the slicer has no
-    /// starting point to reuse (its fit has no random start, or the
-    /// definition is of another kind): then the stability check reruns
+    /// a bootstrap resample — from the slice itself: the optimiser started
+    /// at the slice, so that where random starts would have gone does not
+    /// count against it, or (without random starts) only the part of the
+    /// fit the slice came from. `None` when the slicer has no refit or the
+    /// definition is of another kind: then the stability check reruns
     /// `fit`.
     fn refit(
         &self,
