@@ -1084,11 +1084,7 @@ mod tests {
         assert_eq!(halfspace(top).3, Some("b"));
         // On a bootstrap resample: one candidate, of class b, much the same
         // rows.
-        let mut rng = Rng::new(8);
-        let mut w = vec![0.0; n];
-        for _ in 0..n {
-            w[rng.below(n as u64) as usize] += 1.0;
-        }
+        let w = super::super::bootstrap_weights(n, 8);
         let resample = EmbeddingInput {
             weights: Some(&w),
             ..inp

@@ -1876,11 +1876,7 @@ mod tests {
         // it: membership uses the label term).
         let top = &c[0];
         assert!(inside(&top.members, &hot) as f64 >= 0.9 * top.members.len() as f64);
-        let mut rng = Rng::new(5);
-        let mut w = vec![0.0; 3000];
-        for _ in 0..3000 {
-            w[rng.below(3000) as usize] += 1.0;
-        }
+        let w = super::super::bootstrap_weights(3000, 5);
         let resample = EmbeddingInput {
             weights: Some(&w),
             ..input(&v, &e, Some(&cl), 2)

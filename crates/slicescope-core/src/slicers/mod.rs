@@ -480,6 +480,18 @@ pub trait EmbeddingSlicer: Sync {
     }
 }
 
+/// Bootstrap frequency weights of `n` rows (n draws with replacement), for
+/// the slicers' refit tests.
+#[cfg(test)]
+pub(crate) fn bootstrap_weights(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = crate::rng::Rng::new(seed);
+    let mut w = vec![0.0; n];
+    for _ in 0..n {
+        w[rng.below(n as u64) as usize] += 1.0;
+    }
+    w
+}
+
 #[cfg(test)]
 mod tests {
     use super::direction::DirectionSlicer;

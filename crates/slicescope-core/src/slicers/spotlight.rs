@@ -1229,16 +1229,6 @@ mod tests {
         (view(data, dim), errors, members)
     }
 
-    /// Bootstrap frequency weights of `n` rows (n draws with replacement).
-    fn bootstrap_weights(n: usize, seed: u64) -> Vec<f64> {
-        let mut rng = Rng::new(seed);
-        let mut w = vec![0.0; n];
-        for _ in 0..n {
-            w[rng.below(n as u64) as usize] += 1.0;
-        }
-        w
-    }
-
     #[test]
     fn refit_from_a_spotlight_returns_it_on_a_resample() {
         let (v, errors, _) = planted(4000, 16, 200, 1);
@@ -1249,7 +1239,7 @@ mod tests {
         let found = slicer.fit(&input(&v, &errors, 7)).unwrap();
         assert_eq!(found.len(), 2);
         for (b, c) in found.iter().enumerate() {
-            let w = bootstrap_weights(4000, 40 + b as u64);
+            let w = super::super::bootstrap_weights(4000, 40 + b as u64);
             let resample = EmbeddingInput {
                 weights: Some(&w),
                 ..input(&v, &errors, 9)
