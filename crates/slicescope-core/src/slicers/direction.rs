@@ -158,16 +158,9 @@ impl EmbeddingSlicer for DirectionSlicer {
         check_input(input)?;
         clean_simd_state();
         let n = input.n_rows();
-        if n == 0 {
+        let Some(ebar) = overall_error(input) else {
             return Ok(Vec::new());
-        }
-        let (mut num, mut den) = (0.0, 0.0);
-        for i in 0..n {
-            let w = input.weights.map_or(1.0, |w| w[i]);
-            num += w * input.errors[i];
-            den += w;
-        }
-        let ebar = num / den;
+        };
         let groups: Vec<(Option<usize>, Vec<u32>)> = match input.classes {
             Some(c) if self.params.per_class => {
                 let mut by_class = vec![Vec::new(); c.names.len()];
@@ -227,15 +220,9 @@ impl EmbeddingSlicer for DirectionSlicer {
         check_input(input)?;
         clean_simd_state();
         let n = input.n_rows();
-        let (mut num, mut den) = (0.0, 0.0);
-        for i in 0..n {
-            let w = input.weights.map_or(1.0, |w| w[i]);
-            num += w * input.errors[i];
-            den += w;
-        }
-        if n == 0 || den <= 0.0 {
+        let Some(ebar) = overall_error(input) else {
             return Ok(Some(Vec::new()));
-        }
+        };
         let (k, rows): (Option<usize>, Vec<u32>) = match class {
             None => (None, (0..n as u32).collect()),
             Some(name) => {
@@ -255,12 +242,23 @@ impl EmbeddingSlicer for DirectionSlicer {
             .fork(0xD1EC_7104)
             .fork(k.map_or(0, |c| c as u64 + 1));
         Ok(Some(
-            self.fit_group(input, k, &rows, num / den, rng)
+            self.fit_group(input, k, &rows, ebar, rng)
                 .map(|(cand, local)| with_membership(cand, &local, &rows, k.is_some(), n))
                 .into_iter()
                 .collect(),
         ))
     }
+}
+
+/// The weighted mean error of all rows; None without rows or weight.
+fn overall_error(input: &EmbeddingInput<'_>) -> Option<f64> {
+    let (mut num, mut den) = (0.0, 0.0);
+    for i in 0..input.n_rows() {
+        let w = input.weights.map_or(1.0, |w| w[i]);
+        num += w * input.errors[i];
+        den += w;
+    }
+    (den > 0.0).then(|| num / den)
 }
 
 /// The candidate with its membership over all `n` rows: the group's
