@@ -187,7 +187,9 @@ impl EmbeddingSlicer for DirectionSlicer {
         let mut found = Vec::new();
         for (g, (class, rows)) in groups.iter().enumerate() {
             let k = class.map_or(0, |c| c as u64 + 1);
-            if let Some((cand, local)) = self.fit_group(input, *class, rows, ebar, rng.fork(k)) {
+            if let Some((cand, local)) =
+                self.fit_group(input, *class, rows, ebar, None, rng.fork(k))
+            {
                 found.push((cand, local, g));
             }
         }
@@ -213,7 +215,13 @@ impl EmbeddingSlicer for DirectionSlicer {
         input: &EmbeddingInput<'_>,
         definition: &Definition,
     ) -> Result<Option<Vec<Candidate>>> {
-        let Definition::Halfspace { class, .. } = definition else {
+        let Definition::Halfspace {
+            class,
+            weights,
+            bias,
+            ..
+        } = definition
+        else {
             return Ok(None);
         };
         self.validate()?;
@@ -242,7 +250,7 @@ impl EmbeddingSlicer for DirectionSlicer {
             .fork(0xD1EC_7104)
             .fork(k.map_or(0, |c| c as u64 + 1));
         Ok(Some(
-            self.fit_group(input, k, &rows, ebar, rng)
+            self.fit_group(input, k, &rows, ebar, Some((weights, *bias)), rng)
                 .map(|(cand, local)| with_membership(cand, &local, &rows, k.is_some(), n))
                 .into_iter()
                 .collect(),
@@ -282,13 +290,15 @@ fn with_membership(
 impl DirectionSlicer {
     /// The candidate of one group of rows (a class, or all rows), if it has
     /// enough errors and a prefix with positive excess; its membership is
-    /// left empty and returned for the group's rows only.
+    /// left empty and returned for the group's rows only. `start`: where
+    /// the fit's Newton steps begin (see [`fit_glm`]).
     fn fit_group(
         &self,
         input: &EmbeddingInput<'_>,
         class: Option<usize>,
         rows: &[u32],
         ebar: f64,
+        start: Option<(&[f32], f32)>,
         mut rng: Rng,
     ) -> Option<(Candidate, Vec<f32>)> {
         let p = &self.params;
@@ -352,6 +362,7 @@ impl DirectionSlicer {
             p.l2,
             p.max_iter,
             HESSIAN_ROWS,
+            start,
             &mut rng,
         );
         let weights: Vec<f32> = glm.weights.iter().map(|&w| w as f32).collect();
@@ -531,6 +542,8 @@ fn correlation(a: &[f64], b: &[f64], w: &[f64]) -> f64 {
 struct Glm {
     weights: Vec<f64>,
     bias: f64,
+    /// Newton steps taken.
+    steps: usize,
 }
 
 /// Sum per-chunk vectors of a parallel pass over `n` items in chunk order.
@@ -570,7 +583,10 @@ fn sigmoid(x: f64) -> f64 {
 
 /// Fit the logistic (`logistic`) or least-squares model of `y` on the rows
 /// `rows` of the view, sample weights `v`, penalty `l2` on standardised
-/// weights; Newton with the Hessian from at most `hessian_rows` rows.
+/// weights; Newton with the Hessian from at most `hessian_rows` rows,
+/// from zero or from `start` (a normal and offset in the view's
+/// coordinates, e.g. a stored slice's: the objective is strictly convex,
+/// so the optimum is the same and a nearby start needs fewer steps).
 #[allow(clippy::too_many_arguments)]
 fn fit_glm(
     view: &ReducedView,
@@ -581,6 +597,7 @@ fn fit_glm(
     l2: f64,
     max_iter: usize,
     hessian_rows: usize,
+    start: Option<(&[f32], f32)>,
     rng: &mut Rng,
 ) -> Glm {
     let d = view.dim;
@@ -669,6 +686,22 @@ fn fit_glm(
         vy / vsum
     };
     let mut eta = vec![theta[d]; n];
+    if let Some((w, b)) =
+        start.filter(|(w, b)| w.len() == d && b.is_finite() && w.iter().all(|x| x.is_finite()))
+    {
+        // β_j = w_j·s_j and b' = b + Σ w_j·m_j in standardised coordinates.
+        let w64: Vec<f64> = w.iter().map(|&x| f64::from(x)).collect();
+        for j in 0..d {
+            theta[j] = w64[j] * scale[j];
+        }
+        theta[d] = f64::from(b) + (0..d).map(|j| w64[j] * mean[j]).sum::<f64>();
+        eta.par_chunks_mut(CHUNK).enumerate().for_each(|(c, part)| {
+            clean_simd_state();
+            for (k, e) in part.iter_mut().enumerate() {
+                *e = dot(row(c * CHUNK + k), &w64) + f64::from(b);
+            }
+        });
+    }
     let objective = |eta: &[f64], deta: &[f64], t: f64, theta: &[f64]| -> f64 {
         let data = chunked_sum(n, 1, |r, acc| {
             for p in r {
@@ -686,6 +719,7 @@ fn fit_glm(
     let zero = vec![0.0; n];
     let mut f = objective(&eta, &zero, 0.0, &theta);
     let mut deta = vec![0.0; n];
+    let mut steps = 0;
     for _ in 0..max_iter {
         // Gradient on every row: Σ r_i x'_i with x' = (z − m)/s.
         let raw = chunked_sum(n, dd, |r, acc| {
@@ -798,6 +832,7 @@ fn fit_glm(
             t *= 0.5;
         }
         let Some((cand, fnew)) = accepted else { break };
+        steps += 1;
         theta = cand;
         eta.iter_mut().zip(&deta).for_each(|(e, de)| *e += t * de);
         let gain = f - fnew;
@@ -808,7 +843,11 @@ fn fit_glm(
     }
     let weights: Vec<f64> = (0..d).map(|j| theta[j] / scale[j]).collect();
     let bias = theta[d] - (0..d).map(|j| weights[j] * mean[j]).sum::<f64>();
-    Glm { weights, bias }
+    Glm {
+        weights,
+        bias,
+        steps,
+    }
 }
 
 /// At most `k` of `items` drawn without replacement, in their original
@@ -1297,7 +1336,18 @@ mod tests {
             })
             .collect();
         let mut rng = Rng::new(0);
-        let balanced = fit_glm(&v, &rows, &y, &vb, true, 1.0, 50, HESSIAN_ROWS, &mut rng);
+        let balanced = fit_glm(
+            &v,
+            &rows,
+            &y,
+            &vb,
+            true,
+            1.0,
+            50,
+            HESSIAN_ROWS,
+            None,
+            &mut rng,
+        );
         assert!(balanced.bias.abs() < 1e-6, "{}", balanced.bias);
         let plain = fit_glm(
             &v,
@@ -1308,6 +1358,7 @@ mod tests {
             1.0,
             50,
             HESSIAN_ROWS,
+            None,
             &mut rng,
         );
         assert!(
@@ -1325,12 +1376,42 @@ mod tests {
         let rows: Vec<u32> = (0..n as u32).collect();
         let w = vec![1.0; n];
         for logistic in [true, false] {
-            let exact = fit_glm(&v, &rows, &y, &w, logistic, 1.0, 100, n, &mut Rng::new(1));
-            let sub = fit_glm(&v, &rows, &y, &w, logistic, 1.0, 100, 400, &mut Rng::new(1));
-            for (a, b) in exact.weights.iter().zip(&sub.weights) {
-                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            let fit = |hessian_rows, start| {
+                fit_glm(
+                    &v,
+                    &rows,
+                    &y,
+                    &w,
+                    logistic,
+                    1.0,
+                    100,
+                    hessian_rows,
+                    start,
+                    &mut Rng::new(1),
+                )
+            };
+            let exact = fit(n, None);
+            let sub = fit(400, None);
+            // From a start away from the optimum (the optimum's normal
+            // doubled, its offset shifted), the same optimum.
+            let far: Vec<f32> = exact.weights.iter().map(|&w| (2.0 * w) as f32).collect();
+            let warm = fit(n, Some((&far, exact.bias as f32 + 1.0)));
+            for other in [&sub, &warm] {
+                for (a, b) in exact.weights.iter().zip(&other.weights) {
+                    assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+                }
+                assert!((exact.bias - other.bias).abs() < 1e-5);
             }
-            assert!((exact.bias - sub.bias).abs() < 1e-5);
+            // Started at the optimum (rounded to f32, as a stored slice
+            // is), it takes fewer steps than from zero.
+            let at: Vec<f32> = exact.weights.iter().map(|&w| w as f32).collect();
+            let resumed = fit(n, Some((&at, exact.bias as f32)));
+            assert!(
+                resumed.steps < exact.steps,
+                "{} steps from the optimum, {} from zero",
+                resumed.steps,
+                exact.steps
+            );
         }
         // Ridge agrees with the normal equations on a 1-d problem.
         let x: Vec<f32> = (0..200).map(|i| (i as f32) / 100.0 - 1.0).collect();
@@ -1346,6 +1427,7 @@ mod tests {
             0.0,
             20,
             1000,
+            None,
             &mut Rng::new(1),
         );
         assert!((fit.weights[0] - 3.0).abs() < 1e-6 && (fit.bias - 0.5).abs() < 1e-6);
