@@ -1600,7 +1600,7 @@ pub fn sentence(s: &SentenceParts) -> String {
     let mut out = format!(
         "{} of samples (n = {}), {}",
         fmt_percent(s.share),
-        group_thousands(s.size),
+        thousands(s.size),
         outcome_phrase(s)
     );
     let mut details: Vec<String> = Vec::new();
@@ -1660,9 +1660,9 @@ fn outcome_phrase(s: &SentenceParts) -> String {
             Some(rest) => format!(
                 "{head} vs {} elsewhere ({sign}{} {noun})",
                 fmt_percent(rest),
-                group_thousands(count)
+                thousands(count)
             ),
-            None => format!("{head} ({sign}{} {noun})", group_thousands(count)),
+            None => format!("{head} ({sign}{} {noun})", thousands(count)),
         }
     } else {
         let name = if metric.is_empty() {
@@ -1700,8 +1700,9 @@ fn fmt_percent(x: f64) -> String {
     }
 }
 
-/// "1,234,567".
-fn group_thousands(n: u64) -> String {
+/// An integer with thousands separators: 1234567 → "1,234,567" (the one
+/// helper the terminal, Markdown and report texts share).
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
@@ -1722,7 +1723,7 @@ fn fmt_number(x: f64) -> String {
     let a = x.abs();
     let sign = if x < 0.0 { "-" } else { "" };
     if a >= 999.5 {
-        format!("{sign}{}", group_thousands(a.round() as u64))
+        format!("{sign}{}", thousands(a.round() as u64))
     } else if a >= 9.995 {
         format!("{x:.1}")
     } else if a >= 0.9995 {
@@ -2769,10 +2770,10 @@ mod tests {
         assert_eq!(fmt_percent(0.0994), "9.9%");
         assert_eq!(fmt_percent(0.06), "6%");
         assert_eq!(fmt_percent(f64::NAN), "n/a");
-        assert_eq!(group_thousands(0), "0");
-        assert_eq!(group_thousands(999), "999");
-        assert_eq!(group_thousands(1000), "1,000");
-        assert_eq!(group_thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(fmt_number(12_345.6), "12,346");
         assert_eq!(fmt_number(120.54), "120.5");
         assert_eq!(fmt_number(1.234), "1.23");

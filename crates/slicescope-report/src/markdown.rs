@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+pub(crate) use slicescope_core::describe::thousands;
 use slicescope_core::describe::OutcomeSummary;
 use slicescope_core::ScanResult;
 
@@ -163,18 +164,6 @@ pub(crate) fn num(x: f64) -> String {
     } else {
         format!("{x:.3}")
     }
-}
-
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -29,17 +29,7 @@ pub fn num(x: f64) -> String {
 }
 
 /// An integer with thousands separators (`12,345`).
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use slicescope_core::describe::thousands;
 
 /// A p- or q-value (`<1e-99`, `3e-5`, `0.012`).
 pub fn pval(p: f64) -> String {

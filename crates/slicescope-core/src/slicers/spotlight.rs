@@ -1141,15 +1141,7 @@ pub(crate) fn clean_simd_state() {
 
 /// 1234567 → "1,234,567".
 pub(crate) fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    crate::describe::thousands(n as u64)
 }
 
 #[cfg(test)]
