@@ -46,6 +46,7 @@ def main() -> int:
     ap.add_argument("--slicescope-bin", type=Path, default=DEFAULT_BIN)
     ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json")
     ap.add_argument("--out", type=Path, default=HERE / "results/flags.json")
+    ap.add_argument("--config", type=Path, help="a slicescope TOML configuration (default: none)")
     ap.add_argument("--eval-noise", type=float, default=0.3,
                     help="share of the chosen subgroup's evaluated labels flipped (part 2)")
     args = ap.parse_args()
@@ -63,6 +64,7 @@ def main() -> int:
         seed = int(meta["spec"]["seed"]) % (2**31)
         extra = (["--attributes", "fine,patch", "--categorical", "patch"]
                  if meta["spec"]["dataset"] == "fashion" else [])
+        extra += ["--config", str(args.config)] if args.config else []
         res = scan(args.slicescope_bin, d / "data.parquet", d, seed, out, extra)
         if res is None:
             return 3
@@ -176,6 +178,7 @@ def eval_noise_run(args, sid: str, meta: dict) -> dict | None:
     pq.write_table(pa.table(cols), noisy_table)
     extra = (["--attributes", "fine,patch", "--categorical", "patch"]
              if spec["dataset"] == "fashion" else [])
+    extra += ["--config", str(args.config)] if args.config else []
     res = scan(args.slicescope_bin, noisy_table, d, int(spec["seed"]) % (2**31),
                d / "flags_eval_noise.json", extra)
     if res is None:

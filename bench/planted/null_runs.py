@@ -54,6 +54,7 @@ def main() -> int:
     ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json",
                     help="results of run_benchmark.py (the kept settings and their seeds)")
     ap.add_argument("--out", type=Path, default=HERE / "results/null.json")
+    ap.add_argument("--config", type=Path, help="a slicescope TOML configuration (default: none)")
     ap.add_argument("--repeats", type=int, default=3,
                     help="independent draws of random errors per setting (default 3)")
     args = ap.parse_args()
@@ -77,7 +78,8 @@ def main() -> int:
             rate = null_table(d / "data.parquet", work / "data.parquet", seed)
             out = work / "ss.json"
             t = time.time()
-            res = scan(args.slicescope_bin, work / "data.parquet", d, seed, out, ["--no-members"])
+            res = scan(args.slicescope_bin, work / "data.parquet", d, seed, out, ["--no-members"]
+                       + (["--config", str(args.config)] if args.config else []))
             if res is None:
                 return 3
             listed = len(res["slices"])

@@ -39,6 +39,7 @@ def main() -> int:
     ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json")
     ap.add_argument("--vocab", type=Path, default=ROOT / "bench/.cache/planted/rt_vocab.parquet")
     ap.add_argument("--out", type=Path, default=HERE / "results/phrases.json")
+    ap.add_argument("--config", type=Path, help="a slicescope TOML configuration (default: none)")
     args = ap.parse_args()
     if not check_binary(args.slicescope_bin):
         return 2
@@ -60,7 +61,8 @@ def main() -> int:
         out = d / "phrases.json"
         seed = int(meta["spec"]["seed"]) % (2**31)
         res = scan(args.slicescope_bin, d / "data.parquet", d, seed, out,
-                   ["--vocab", f"fm={args.vocab}"])
+                   ["--vocab", f"fm={args.vocab}"]
+                   + (["--config", str(args.config)] if args.config else []))
         if res is None:
             return 3
         for i, s in topical:

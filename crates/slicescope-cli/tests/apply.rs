@@ -108,7 +108,7 @@ fn adult_rules_reproduce_the_scan_exactly() {
     ok(&o);
     let file = json(&slices);
     assert_eq!(file["format"], "slicescope-slices");
-    assert_eq!(file["format_version"], "1.0");
+    assert_eq!(file["format_version"], "1.1");
     assert!(file["content_hash"]
         .as_str()
         .unwrap()
@@ -438,6 +438,95 @@ fn embedding_definitions_reproduce_the_scan_and_tag_unlabelled_rows() {
 }
 
 #[test]
+fn per_class_spotlights_apply_within_their_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let (table, unlabelled, view) = fixture(dir.path());
+    let config = dir.path().join("per_class.toml");
+    std::fs::write(&config, "[spotlight]\nper_class = true\nn_spotlights = 2\n").unwrap();
+    let (scan_json, slices, apply_json, new_json) = (
+        dir.path().join("scan.json"),
+        dir.path().join("slices.json"),
+        dir.path().join("apply.json"),
+        dir.path().join("new.json"),
+    );
+    let view_flag = format!("emb={}", view.display());
+    ok(&run(&[
+        "scan",
+        s(&table),
+        "--label",
+        "label",
+        "--pred",
+        "pred",
+        "--view",
+        &view_flag,
+        "--slicers",
+        "spotlight",
+        "--config",
+        s(&config),
+        "--show-all",
+        "--json",
+        s(&scan_json),
+        "--save-slices",
+        s(&slices),
+        "--quiet",
+    ]));
+    let scan = json(&scan_json);
+    assert_schema_valid("slicescope-result.schema.json", &scan);
+    let listed = scan["slices"].as_array().unwrap();
+    assert!(!listed.is_empty());
+    let label_of: Vec<String> = std::fs::read_to_string(&table)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().to_string())
+        .collect();
+    for sl in listed {
+        // Every spotlight is restricted to one label class, and its rows
+        // all have that label.
+        let class = sl["definition"]["class"].as_str().unwrap();
+        assert!(sl["description"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("class '{class}'")));
+        for r in sl["members"].as_array().unwrap() {
+            assert_eq!(label_of[r.as_u64().unwrap() as usize], class);
+        }
+    }
+    let file = json(&slices);
+    assert!(file["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|sl| sl["needs_labels"] == true));
+    // Applied to the same rows: the same members.
+    ok(&run(&[
+        "apply",
+        s(&slices),
+        s(&table),
+        "--view",
+        &view_flag,
+        "--json",
+        s(&apply_json),
+        "--members",
+        "--quiet",
+    ]));
+    assert_eq!(members(&scan), members(&json(&apply_json)));
+    // Unlabelled rows: every slice is skipped, as it needs the labels.
+    ok(&run(&[
+        "apply",
+        s(&slices),
+        s(&unlabelled),
+        "--view",
+        &view_flag,
+        "--json",
+        s(&new_json),
+        "--quiet",
+    ]));
+    let doc = json(&new_json);
+    assert_eq!(doc["skipped"].as_array().unwrap().len(), listed.len());
+}
+
+#[test]
 fn apply_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let (table, unlabelled, view) = fixture(dir.path());
@@ -485,7 +574,7 @@ fn apply_errors_are_clear() {
     };
     // A future format version.
     let p = edit(
-        "\"format_version\": \"1.0\"",
+        "\"format_version\": \"1.1\"",
         "\"format_version\": \"2.0\"",
         "v2.json",
     );

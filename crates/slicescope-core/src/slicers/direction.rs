@@ -1154,6 +1154,7 @@ mod tests {
             center: vec![0.0; v.dim],
             precision: vec![1.0; v.dim],
             threshold: 0.5,
+            class: None,
         };
         assert!(slicer.refit(&resample, &kernel).unwrap().is_none());
     }

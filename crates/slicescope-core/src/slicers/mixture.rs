@@ -1894,6 +1894,7 @@ mod tests {
             center: vec![0.0; 16],
             precision: vec![1.0; 16],
             threshold: 0.5,
+            class: None,
         };
         assert!(slicer.refit(&resample, &spot).unwrap().is_none());
         // A mixture of another dimension is an error.

@@ -105,8 +105,10 @@ impl RowSubset {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Definition {
     /// Member when the kernel weight max(0, 1 − Σ_j p_j (z_j − c_j)²) is at
-    /// least `threshold` (Spotlight's kernel with a diagonal precision).
-    /// Needs only the embedding: applies to unlabelled rows.
+    /// least `threshold` (Spotlight's kernel with a diagonal precision),
+    /// restricted to rows whose *label* is `class` when set (then it needs
+    /// labels; without `class` it needs only the embedding and applies to
+    /// unlabelled rows).
     Kernel {
         /// Centre c.
         center: Vec<f32>,
@@ -114,6 +116,9 @@ pub enum Definition {
         precision: Vec<f32>,
         /// Membership threshold on the kernel weight, in (0, 1].
         threshold: f32,
+        /// Restrict to rows of this label class.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<String>,
     },
     /// Member when w·z + b ≥ threshold, restricted to rows whose *label*
     /// is `class` when set (then it needs labels; without `class` it
@@ -213,6 +218,7 @@ impl Definition {
                 center,
                 precision,
                 threshold,
+                class,
             } => {
                 if center.len() != d {
                     return Err(dim_err("centre", center.len()));
@@ -220,7 +226,15 @@ impl Definition {
                 if precision.len() != d {
                     return Err(dim_err("precision", precision.len()));
                 }
-                let scores = spotlight::kernel_weights(&view.data, d, center, precision);
+                let mut scores = spotlight::kernel_weights(&view.data, d, center, precision);
+                if let Some((l, k)) = class_restriction(class.as_deref(), labels)? {
+                    // Outside the class a row has kernel weight 0: no member.
+                    for (s, &c) in scores.iter_mut().zip(l.label) {
+                        if k != Some(c as usize) {
+                            *s = 0.0;
+                        }
+                    }
+                }
                 let members = members_at(&scores, *threshold);
                 Ok(Applied { scores, members })
             }
@@ -233,18 +247,7 @@ impl Definition {
                 if weights.len() != d {
                     return Err(dim_err("normal", weights.len()));
                 }
-                let only = match class {
-                    None => None,
-                    Some(name) => {
-                        let l = labels.ok_or_else(|| {
-                            Error::InvalidInput(format!(
-                                "this slice is restricted to label class '{name}': applying it needs the labels"
-                            ))
-                        })?;
-                        // A class the labels do not have matches no row.
-                        Some((l, l.names.iter().position(|x| x == name)))
-                    }
-                };
+                let only = class_restriction(class.as_deref(), labels)?;
                 let w64: Vec<f64> = weights.iter().map(|&w| f64::from(w)).collect();
                 let thr = f64::from(*threshold);
                 let bias = f64::from(*bias);
@@ -277,6 +280,25 @@ impl Definition {
             }
         }
     }
+}
+
+/// The labels and the class index a definition restricted to label class
+/// `class` keeps (None: a class the labels do not have, which matches no
+/// row); Ok(None) without a restriction; an error when the labels are
+/// missing.
+fn class_restriction<'a>(
+    class: Option<&str>,
+    labels: Option<Labels<'a>>,
+) -> Result<Option<(Labels<'a>, Option<usize>)>> {
+    let Some(name) = class else {
+        return Ok(None);
+    };
+    let l = labels.ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "this slice is restricted to label class '{name}': applying it needs the labels"
+        ))
+    })?;
+    Ok(Some((l, l.names.iter().position(|x| x == name))))
 }
 
 /// Apply several definitions to the same view: like [`Definition::apply`]
@@ -603,6 +625,7 @@ mod tests {
             center: vec![0.0; 3],
             precision: vec![1.0; 3],
             threshold: 0.5,
+            class: None,
         };
         let err = kernel.apply(&view, None).unwrap_err();
         assert!(err.to_string().contains("3 values"), "{err}");

@@ -94,6 +94,13 @@ pub struct SpotlightParams {
     /// default 0.0 means any positive weight (the kernel's support, a
     /// bounded ellipsoid). Must be in [0, 1).
     pub member_threshold: f64,
+    /// Classification: search each label class's rows on their own
+    /// (`n_spotlights` per class, S a share of the class's rows), and
+    /// restrict each spotlight to its class (default false: all rows). A
+    /// failure confined to one label ("positive reviews about the
+    /// director") mixes, on all rows, with the region's rows of the other
+    /// labels, which the model may get right.
+    pub per_class: bool,
 }
 
 impl Default for SpotlightParams {
@@ -106,6 +113,7 @@ impl Default for SpotlightParams {
             barrier_scale: 1.0,
             n_starts: 3,
             member_threshold: 0.0,
+            per_class: false,
         }
     }
 }
@@ -170,6 +178,23 @@ impl SpotlightSlicer {
     }
 }
 
+/// A candidate found on the rows `rows` of label class `class` (indices
+/// into the `n` rows of the full input), restricted to that class: its
+/// members and membership mapped back (kernel weight 0 outside the class).
+fn in_class(mut c: Candidate, rows: &[u32], class: &str, n: usize) -> Candidate {
+    let mut membership = vec![0.0f32; n];
+    for (&i, &m) in rows.iter().zip(&c.membership) {
+        membership[i as usize] = m;
+    }
+    c.membership = membership;
+    c.members = c.members.iter().map(|&m| rows[m as usize]).collect();
+    if let Definition::Kernel { class: cl, .. } = &mut c.definition {
+        *cl = Some(class.to_string());
+    }
+    c.detail = format!("class '{class}': {}", c.detail);
+    c
+}
+
 /// Rows per parallel work item; fixed so that sums are reduced in the same
 /// order on any number of threads.
 const CHUNK: usize = 2048;
@@ -203,40 +228,32 @@ impl EmbeddingSlicer for SpotlightSlicer {
         self.validate()?;
         check_input(input)?;
         clean_simd_state();
-        let p = &self.params;
-        let Some(mut su) = Setup::new(input, p) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for j in 0..p.n_spotlights {
-            let mut srng = su.rng.fork(j as u64 + 1);
-            let starts = choose_starts(&su.pb, &su.loss, su.s_sub, p.n_starts, &mut srng);
-            if starts.is_empty() {
-                break;
-            }
-            let mut best: Option<(Vec<f64>, Vec<f64>, f64)> = None;
-            for (mu, theta) in starts {
-                let (mu, theta, value) = optimise(&su.pb, &su.loss, mu, theta, su.s_sub, p, false);
-                if best.as_ref().is_none_or(|b| value > b.2) {
-                    best = Some((mu, theta, value));
+        match input.classes.filter(|_| self.params.per_class) {
+            None => Ok(self.fit_rows(input)),
+            Some(classes) => {
+                let mut out = Vec::new();
+                for (k, name) in classes.names.iter().enumerate() {
+                    let rows: Vec<u32> = (0..input.n_rows() as u32)
+                        .filter(|&i| classes.label[i as usize] as usize == k)
+                        .collect();
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    let seed = Rng::new(input.seed)
+                        .fork(0xC1A5_5E5)
+                        .fork(k as u64)
+                        .next_u64();
+                    let sub = super::RowSubset::new(input, &rows);
+                    let found = self.fit_rows(&sub.input(input.binary, seed));
+                    out.extend(
+                        found
+                            .into_iter()
+                            .map(|c| in_class(c, &rows, name, input.n_rows())),
+                    );
                 }
-            }
-            let Some((mu, theta, _)) = best else { break };
-
-            // Down-weight the losses by this spotlight before the next one.
-            let k_sub = su.pb.kernel(&mu, &theta);
-            let k_max = k_sub.iter().copied().fold(0.0f64, f64::max);
-            if k_max > 0.0 {
-                for (l, k) in su.loss.iter_mut().zip(&k_sub) {
-                    *l *= 1.0 - k / k_max;
-                }
-            }
-            let label = format!("spotlight {} of {}", j + 1, p.n_spotlights);
-            if let Some(c) = self.finish(input, &su, &mu, &theta, &label) {
-                out.push(c);
+                Ok(out)
             }
         }
-        Ok(out)
     }
 
     /// Start the optimiser at the kernel of `definition` (a slice this
@@ -251,7 +268,10 @@ impl EmbeddingSlicer for SpotlightSlicer {
         definition: &Definition,
     ) -> Result<Option<Vec<Candidate>>> {
         let Definition::Kernel {
-            center, precision, ..
+            center,
+            precision,
+            class,
+            ..
         } = definition
         else {
             return Ok(None);
@@ -268,10 +288,45 @@ impl EmbeddingSlicer for SpotlightSlicer {
             )));
         }
         clean_simd_state();
-        let p = &self.params;
-        let Some(su) = Setup::new(input, p) else {
+        let Some(name) = class else {
+            return Ok(Some(
+                self.refit_rows(input, center, precision)
+                    .into_iter()
+                    .collect(),
+            ));
+        };
+        // A spotlight of one label class: refitted on that class's rows.
+        let Some(classes) = input.classes else {
             return Ok(Some(Vec::new()));
         };
+        let Some(k) = classes.names.iter().position(|x| x == name) else {
+            return Ok(Some(Vec::new()));
+        };
+        let rows: Vec<u32> = (0..input.n_rows() as u32)
+            .filter(|&i| classes.label[i as usize] as usize == k)
+            .collect();
+        let sub = super::RowSubset::new(input, &rows);
+        Ok(Some(
+            self.refit_rows(&sub.input(input.binary, input.seed), center, precision)
+                .map(|c| in_class(c, &rows, name, input.n_rows()))
+                .into_iter()
+                .collect(),
+        ))
+    }
+}
+
+impl SpotlightSlicer {
+    /// The refit of a kernel (in the view's coordinates) on all rows of
+    /// `input`; see [`EmbeddingSlicer::refit`].
+    fn refit_rows(
+        &self,
+        input: &EmbeddingInput<'_>,
+        center: &[f32],
+        precision: &[f32],
+    ) -> Option<Candidate> {
+        let p = &self.params;
+        let d = input.view.dim;
+        let su = Setup::new(input, p)?;
         let mu: Vec<f64> = (0..d)
             .map(|c| f64::from(center[c]) / su.pb.scale[c])
             .collect();
@@ -286,11 +341,7 @@ impl EmbeddingSlicer for SpotlightSlicer {
             })
             .collect();
         let (mu, theta, _) = optimise(&su.pb, &su.loss, mu, theta, su.s_sub, p, true);
-        Ok(Some(
-            self.finish(input, &su, &mu, &theta, "spotlight refitted from a slice")
-                .into_iter()
-                .collect(),
-        ))
+        self.finish(input, &su, &mu, &theta, "spotlight refitted from a slice")
     }
 }
 
@@ -355,6 +406,44 @@ impl Setup {
 }
 
 impl SpotlightSlicer {
+    /// Spotlights on all rows of `input`, one after the other.
+    fn fit_rows(&self, input: &EmbeddingInput<'_>) -> Vec<Candidate> {
+        let p = &self.params;
+        let Some(mut su) = Setup::new(input, p) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for j in 0..p.n_spotlights {
+            let mut srng = su.rng.fork(j as u64 + 1);
+            let starts = choose_starts(&su.pb, &su.loss, su.s_sub, p.n_starts, &mut srng);
+            if starts.is_empty() {
+                break;
+            }
+            let mut best: Option<(Vec<f64>, Vec<f64>, f64)> = None;
+            for (mu, theta) in starts {
+                let (mu, theta, value) = optimise(&su.pb, &su.loss, mu, theta, su.s_sub, p, false);
+                if best.as_ref().is_none_or(|b| value > b.2) {
+                    best = Some((mu, theta, value));
+                }
+            }
+            let Some((mu, theta, _)) = best else { break };
+
+            // Down-weight the losses by this spotlight before the next one.
+            let k_sub = su.pb.kernel(&mu, &theta);
+            let k_max = k_sub.iter().copied().fold(0.0f64, f64::max);
+            if k_max > 0.0 {
+                for (l, k) in su.loss.iter_mut().zip(&k_sub) {
+                    *l *= 1.0 - k / k_max;
+                }
+            }
+            let label = format!("spotlight {} of {}", j + 1, p.n_spotlights);
+            if let Some(c) = self.finish(input, &su, &mu, &theta, &label) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
     /// The candidate of an optimised kernel (μ, log p in optimiser
     /// coordinates) on every row; None when its support is under S/2 rows,
     /// it has no member, or its kernel-weighted error is not above the
@@ -417,6 +506,7 @@ impl SpotlightSlicer {
                 center,
                 precision,
                 threshold,
+                class: None,
             },
             score,
             detail: format!(
@@ -1147,6 +1237,7 @@ pub(crate) fn thousands(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Classes;
     use crate::views::ReducedView;
 
     fn view(data: Vec<f32>, dim: usize) -> ReducedView {
@@ -1221,6 +1312,122 @@ mod tests {
         (view(data, dim), errors, members)
     }
 
+    /// A blob of 800 rows around (1.5, −1, 0, ...) in uniform noise; rows
+    /// alternate between labels "a" and "b". The model errs on 80% of the
+    /// blob's "a" rows, 2% of its "b" rows and 10% of the other rows: the
+    /// failure is the blob's "a" rows (returned), not the blob.
+    fn one_label_failure(n: usize, dim: usize) -> (ReducedView, Vec<f64>, Classes, Vec<u32>) {
+        let mut rng = Rng::new(5);
+        let (mut data, mut errors, mut label, mut planted) = (vec![], vec![], vec![], vec![]);
+        for i in 0..n {
+            let blob = i % 5 == 3;
+            let a = i % 2 == 1;
+            for j in 0..dim {
+                let v = if blob {
+                    [1.5, -1.0].get(j).copied().unwrap_or(0.0) + 0.3 * rng.normal()
+                } else {
+                    6.0 * rng.uniform() - 3.0
+                };
+                data.push(v as f32);
+            }
+            let rate = match (blob, a) {
+                (true, true) => 0.8,
+                (true, false) => 0.02,
+                _ => 0.1,
+            };
+            errors.push(if rng.uniform() < rate { 1.0 } else { 0.0 });
+            label.push(u32::from(!a));
+            if blob && a {
+                planted.push(i as u32);
+            }
+        }
+        let pred = label
+            .iter()
+            .zip(&errors)
+            .map(|(&l, &e)| if e > 0.5 { 1 - l } else { l })
+            .collect();
+        let classes = Classes {
+            names: vec!["a".into(), "b".into()],
+            label,
+            pred,
+        };
+        (view(data, dim), errors, classes, planted)
+    }
+
+    #[test]
+    fn per_class_finds_a_failure_confined_to_one_label() {
+        let n = 4000;
+        let (v, errors, classes, planted) = one_label_failure(n, 8);
+        let inp = EmbeddingInput {
+            classes: Some(&classes),
+            ..input(&v, &errors, 3)
+        };
+        let best = |found: &[Candidate]| {
+            found
+                .iter()
+                .map(|c| jaccard(&c.members, &planted))
+                .fold(0.0, f64::max)
+        };
+        let params = SpotlightParams {
+            n_spotlights: 2,
+            ..SpotlightParams::default()
+        };
+        let all_rows = SpotlightSlicer::new(params.clone()).fit(&inp).unwrap();
+        let slicer = SpotlightSlicer::new(SpotlightParams {
+            per_class: true,
+            ..params.clone()
+        });
+        let found = slicer.fit(&inp).unwrap();
+        let (j_all, j_class) = (best(&all_rows), best(&found));
+        assert!(j_class >= 0.8, "per class: Jaccard {j_class}");
+        assert!(j_all < 0.7, "all rows: Jaccard {j_all}");
+        let c = found
+            .iter()
+            .find(|c| jaccard(&c.members, &planted) == j_class)
+            .unwrap();
+        // Restricted to its class, in its members, membership and definition.
+        assert!(c.members.iter().all(|&i| classes.label[i as usize] == 0));
+        assert!(c.detail.starts_with("class 'a': "), "{}", c.detail);
+        assert_eq!(c.membership.len(), n);
+        assert!((0..n).all(|i| classes.label[i] == 0 || c.membership[i] == 0.0));
+        let labels = super::super::Labels {
+            names: &classes.names,
+            label: &classes.label,
+        };
+        let applied = c.definition.apply(&v, Some(labels)).unwrap();
+        assert_eq!(applied.members, c.members);
+        assert!(c.definition.apply(&v, None).is_err(), "needs the labels");
+        // Deterministic, and refitted within its class.
+        assert_eq!(slicer.fit(&inp).unwrap()[0].members, found[0].members);
+        let w = super::super::bootstrap_weights(n, 11);
+        let resample = EmbeddingInput {
+            weights: Some(&w),
+            ..inp
+        };
+        let again = slicer.refit(&resample, &c.definition).unwrap().unwrap();
+        assert_eq!(again.len(), 1);
+        let j = jaccard(&again[0].members, &c.members);
+        // It reappears (stability's criterion: Jaccard ≥ 0.5).
+        assert!(
+            j >= 0.5,
+            "refit: Jaccard {j}, {} vs {} rows",
+            again[0].members.len(),
+            c.members.len()
+        );
+        assert!(matches!(
+            &again[0].definition,
+            Definition::Kernel { class: Some(k), .. } if k == "a"
+        ));
+        // Without labels (a regression task) it searches all rows.
+        assert_eq!(
+            slicer.fit(&input(&v, &errors, 3)).unwrap()[0].members,
+            SpotlightSlicer::default()
+                .fit(&input(&v, &errors, 3))
+                .unwrap()[0]
+                .members
+        );
+    }
+
     #[test]
     fn refit_from_a_spotlight_returns_it_on_a_resample() {
         let (v, errors, _) = planted(4000, 16, 200, 1);
@@ -1280,6 +1487,7 @@ mod tests {
             center: vec![0.0; 3],
             precision: vec![1.0; 3],
             threshold: 0.5,
+            class: None,
         };
         assert!(slicer.refit(&input(&v, &errors, 9), &short).is_err());
     }
@@ -1319,6 +1527,7 @@ mod tests {
             center,
             precision,
             threshold,
+            ..
         } = &first.definition
         else {
             panic!("not a kernel")

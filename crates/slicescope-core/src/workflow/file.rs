@@ -4,7 +4,7 @@
 //! same bytes).
 //!
 //! ```text
-//! { "format": "slicescope-slices", "format_version": "1.0",
+//! { "format": "slicescope-slices", "format_version": "1.1",
 //!   "content_hash": "fnv1a64:…",
 //!   "tool": {...}, "source": {path, n_rows, run_name},
 //!   "outcome": {task, metric, derivation, binary_errors, weighted, classes, columns, overall},
@@ -25,7 +25,8 @@
 //!
 //! **Version**: `format_version` is `MAJOR.MINOR`; readers accept any
 //! minor version of their major (minor versions only add optional fields)
-//! and refuse other majors with a message saying which they read.
+//! and refuse other majors with a message saying which they read. 1.1
+//! added `class` to kernel definitions (spotlights found per label class).
 
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +43,7 @@ use super::hash_text;
 /// The `format` field of every slice file.
 pub const FORMAT: &str = "slicescope-slices";
 /// The version this build writes.
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 /// The major version this build reads.
 pub const FORMAT_MAJOR: u64 = 1;
 
@@ -383,7 +384,7 @@ pub fn needs_labels(def: &Definition) -> bool {
         Definition::Gaussian {
             label_log_probs, ..
         } => label_log_probs.is_some(),
-        Definition::Kernel { .. } => false,
+        Definition::Kernel { class, .. } => class.is_some(),
     }
 }
 
