@@ -240,7 +240,7 @@ impl EmbeddingSlicer for SpotlightSlicer {
                         continue;
                     }
                     let seed = Rng::new(input.seed)
-                        .fork(0xC1A5_5E5)
+                        .fork(0x0C1A_55E5)
                         .fork(k as u64)
                         .next_u64();
                     let sub = super::RowSubset::new(input, &rows);
