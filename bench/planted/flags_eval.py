@@ -117,6 +117,7 @@ def main() -> int:
     ok = [r for r in noisy_eval if r["label_noise"]]
     share = len(ok) / len(noisy_eval) if noisy_eval else 0.0
     sus = sum(r["suspects"] for r in ok)
+    summary["config"] = args.config.read_text() if args.config else None
     summary["noisy_eval_labels_flagged"] = {
         "runs": len(noisy_eval), "flagged": len(ok), "share": share, "target_at_least": 0.80,
         "met": share >= 0.80, "flip_share": args.eval_noise,

@@ -101,7 +101,8 @@ def main() -> int:
                "share_interval": [round(centre - half, 4), round(centre + half, 4)],
                "target": 0.95, "met": share >= 0.95,
                "command": "slicescope scan null.parquet --label label --pred pred --view act=... "
-                          f"--view fm=... --slicers {SLICERS} (defaults otherwise)"}
+                          f"--view fm=... --slicers {SLICERS} (defaults otherwise)",
+               "config": args.config.read_text() if args.config else None}
     write_json(args.out, {"summary": summary, "runs": runs})
     lo, hi = summary["share_interval"]
     print(f"no slice listed in {clean} of {len(runs)} runs ({100 * share:.1f}%, 95% interval "

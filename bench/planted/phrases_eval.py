@@ -79,7 +79,8 @@ def main() -> int:
     share = named / len(rows) if rows else 0.0
     summary = {"planted_slices": len(rows), "named": named, "share_named": share, "target": 0.6,
                "met": share >= 0.6, "vocabulary": "2,000 most frequent words and word pairs of the "
-               "corpus (scripts/make_vocab.py --from-corpus ... --top 2000), all-MiniLM-L6-v2"}
+               "corpus (scripts/make_vocab.py --from-corpus ... --top 2000), all-MiniLM-L6-v2",
+               "config": args.config.read_text() if args.config else None}
     write_json(args.out, {"summary": summary, "slices": rows})
     print(f"the planted topic is among the top 3 phrases for {named} of {len(rows)} planted "
           f"slices ({100 * share:.0f}%; target >= 60%): {'met' if summary['met'] else 'MISSED'}")

@@ -1337,31 +1337,23 @@ mod tests {
             })
             .collect();
         let mut rng = Rng::new(0);
-        let balanced = fit_glm(
-            &v,
-            &rows,
-            &y,
-            &vb,
-            true,
-            1.0,
-            50,
-            HESSIAN_ROWS,
-            None,
-            &mut rng,
-        );
+        let logistic = |weights: &[f64], rng: &mut Rng| {
+            fit_glm(
+                &v,
+                &rows,
+                &y,
+                weights,
+                true,
+                1.0,
+                50,
+                HESSIAN_ROWS,
+                None,
+                rng,
+            )
+        };
+        let balanced = logistic(&vb, &mut rng);
         assert!(balanced.bias.abs() < 1e-6, "{}", balanced.bias);
-        let plain = fit_glm(
-            &v,
-            &rows,
-            &y,
-            &vec![1.0; n],
-            true,
-            1.0,
-            50,
-            HESSIAN_ROWS,
-            None,
-            &mut rng,
-        );
+        let plain = logistic(&vec![1.0; n], &mut rng);
         assert!(
             (plain.bias - (1.0f64 / 49.0).ln()).abs() < 1e-6,
             "{}",
