@@ -163,11 +163,7 @@ impl EmbeddingSlicer for DirectionSlicer {
         };
         let groups: Vec<(Option<usize>, Vec<u32>)> = match input.classes {
             Some(c) if self.params.per_class => {
-                let mut by_class = vec![Vec::new(); c.names.len()];
-                for (i, &l) in c.label.iter().enumerate() {
-                    by_class[l as usize].push(i as u32);
-                }
-                let mut groups: Vec<(Option<usize>, Vec<u32>)> = by_class
+                let mut groups: Vec<(Option<usize>, Vec<u32>)> = super::rows_by_class(c)
                     .into_iter()
                     .enumerate()
                     .filter(|(_, rows)| !rows.is_empty())

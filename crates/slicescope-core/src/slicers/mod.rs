@@ -502,6 +502,15 @@ pub trait EmbeddingSlicer: Sync {
     }
 }
 
+/// The rows of each label class, in row order (one pass over the labels).
+pub(crate) fn rows_by_class(classes: &Classes) -> Vec<Vec<u32>> {
+    let mut by_class = vec![Vec::new(); classes.names.len()];
+    for (i, &l) in classes.label.iter().enumerate() {
+        by_class[l as usize].push(i as u32);
+    }
+    by_class
+}
+
 /// Bootstrap frequency weights of `n` rows (n draws with replacement), for
 /// the slicers' refit tests.
 #[cfg(test)]

@@ -95,8 +95,9 @@ pub struct SpotlightParams {
     /// bounded ellipsoid). Must be in [0, 1).
     pub member_threshold: f64,
     /// Classification: search each label class's rows on their own
-    /// (`n_spotlights` per class, S a share of the class's rows), and
-    /// restrict each spotlight to its class (default false: all rows). A
+    /// (`n_spotlights` per class with at least 10 rows in error, S a share
+    /// of the class's rows), and restrict each spotlight to its class
+    /// (default false: all rows). A
     /// failure confined to one label ("positive reviews about the
     /// director") mixes, on all rows, with the region's rows of the other
     /// labels, which the model may get right.
@@ -195,6 +196,9 @@ fn in_class(mut c: Candidate, rows: &[u32], class: &str, n: usize) -> Candidate 
     c
 }
 
+/// Per class, classes with fewer rows with an error than this are not
+/// searched (the direction slicer's default `min_class_errors`).
+const MIN_CLASS_ERRORS: usize = 10;
 /// Rows per parallel work item; fixed so that sums are reduced in the same
 /// order on any number of threads.
 const CHUNK: usize = 2048;
@@ -232,11 +236,23 @@ impl EmbeddingSlicer for SpotlightSlicer {
             None => Ok(self.fit_rows(input)),
             Some(classes) => {
                 let mut out = Vec::new();
-                for (k, name) in classes.names.iter().enumerate() {
-                    let rows: Vec<u32> = (0..input.n_rows() as u32)
-                        .filter(|&i| classes.label[i as usize] as usize == k)
-                        .collect();
-                    if rows.is_empty() {
+                for (k, (name, rows)) in classes
+                    .names
+                    .iter()
+                    .zip(super::rows_by_class(classes))
+                    .enumerate()
+                {
+                    // A class with few errors holds no failure worth a
+                    // search (and many small classes would cost one search
+                    // each).
+                    let errors = rows
+                        .iter()
+                        .filter(|&&i| {
+                            input.errors[i as usize] > 0.0
+                                && input.weights.is_none_or(|w| w[i as usize] > 0.0)
+                        })
+                        .count();
+                    if errors < MIN_CLASS_ERRORS {
                         continue;
                     }
                     let seed = Rng::new(input.seed)
@@ -1418,6 +1434,29 @@ mod tests {
             &again[0].definition,
             Definition::Kernel { class: Some(k), .. } if k == "a"
         ));
+        // A class with fewer than 10 rows in error is not searched.
+        let mut kept = 0;
+        let few: Vec<f64> = errors
+            .iter()
+            .zip(&classes.label)
+            .map(|(&e, &l)| {
+                if l == 1 && e > 0.0 {
+                    kept += 1;
+                    if kept > 9 {
+                        return 0.0;
+                    }
+                }
+                e
+            })
+            .collect();
+        let only_a = slicer
+            .fit(&EmbeddingInput {
+                classes: Some(&classes),
+                ..input(&v, &few, 3)
+            })
+            .unwrap();
+        assert!(!only_a.is_empty());
+        assert!(only_a.iter().all(|c| c.detail.starts_with("class 'a': ")));
         // Without labels (a regression task) it searches all rows.
         assert_eq!(
             slicer.fit(&input(&v, &errors, 3)).unwrap()[0].members,
