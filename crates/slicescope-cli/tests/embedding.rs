@@ -141,6 +141,18 @@ fn embedding_slicers_recover_a_planted_cluster() {
     assert_eq!(top["outcome"]["kind"], "confusion");
     assert!(top["flags"]["under_covered"]["evidence"].is_string());
     assert_eq!(top["flags"]["label_noise"]["flagged"], false);
+    // The slice is judged in its own view; every view reports its witness
+    // evidence.
+    assert_eq!(top["flags"]["label_noise"]["view"], "emb");
+    assert_eq!(
+        doc["parameters"]["diagnose"]["label_noise"]["witness"],
+        "own"
+    );
+    let support = |k: &str| doc["views"][0][k].as_f64().unwrap();
+    // Labels are i % 3, unrelated to the embedding: the neighbours of a
+    // correct row carry its label about as often as chance allows.
+    assert!(support("label_support") < 0.5, "{}", doc["views"][0]);
+    assert!((0.0..=1.0).contains(&support("prediction_support")));
     let typical: Vec<u64> = top["examples"]
         .as_array()
         .unwrap()
@@ -265,6 +277,27 @@ fn embedding_errors_are_clear() {
     let o = run(&["scan", t, "--label", "label", "--pred", "pred"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to slice on"));
+    let config = dir.path().join("witness.toml");
+    std::fs::write(&config, "[diagnose.label_noise]\nwitness = \"clip\"\n").unwrap();
+    let o = run(&[
+        "scan",
+        t,
+        "--label",
+        "label",
+        "--pred",
+        "pred",
+        "--view",
+        &v,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("diagnose.label_noise.witness")
+            && err.contains("'clip' is not one of the views (emb)"),
+        "{err}"
+    );
 }
 
 mod support {

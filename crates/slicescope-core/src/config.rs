@@ -495,6 +495,18 @@ impl Config {
         }
         self.describe.validate()?;
         self.diagnose.validate()?;
+        let witness = &self.diagnose.label_noise.witness;
+        if !["auto", "own"].contains(&witness.as_str()) && !self.columns.views.contains_key(witness)
+        {
+            let names: Vec<String> = self.columns.views.keys().cloned().collect();
+            return Err(Error::param(
+                "diagnose.label_noise.witness",
+                format!(
+                    "'{witness}' is not one of the views ({}); use \"auto\", \"own\" or a view's name",
+                    names.join(", ")
+                ),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.testing.min_stability) {
             return Err(Error::param(
                 "testing.min_stability",

@@ -87,6 +87,11 @@ pub struct LabelNoiseParams {
     pub min_suspects: usize,
     /// Most suspect rows listed in [`LabelNoise::suspect_rows`].
     pub max_listed: usize,
+    /// The view whose neighbours judge the labels: `"own"` (default) each
+    /// slice's own view (the first view for attribute slices), `"auto"` the
+    /// view that witnesses best ([`NeighbourCache::witness_score`],
+    /// [`choose_witness`]), or a view's name.
+    pub witness: String,
 }
 
 impl Default for LabelNoiseParams {
@@ -100,6 +105,7 @@ impl Default for LabelNoiseParams {
             min_ratio: 2.0,
             min_suspects: 10,
             max_listed: 100,
+            witness: "own".into(),
         }
     }
 }
@@ -145,6 +151,12 @@ impl LabelNoiseParams {
                 format!("must be a finite number ≥ 0, got {}", self.min_ratio),
             ));
         }
+        if self.witness.trim().is_empty() {
+            return Err(Error::param(
+                name("witness"),
+                "must be \"auto\", \"own\" or the name of a view, got an empty string",
+            ));
+        }
         Ok(())
     }
 }
@@ -175,6 +187,8 @@ pub struct LabelNoise {
     pub baseline_share: Option<f64>,
     /// Neighbours consulted per row.
     pub k: usize,
+    /// The view whose neighbours were consulted (the witness).
+    pub view: String,
     /// The model's confidence gated the suspects (confidence was given).
     pub used_confidence: bool,
     /// The suspect rows examined, most confident first (most neighbour
@@ -257,6 +271,13 @@ pub struct NeighbourCache {
     pool: Vec<u32>,
     /// Baseline rows (ascending) and their neighbours.
     baseline: Vec<(u32, Vec<u32>)>,
+    /// Share of a seeded sample of correctly predicted rows whose
+    /// neighbours' strict majority carries their label; None without such
+    /// rows.
+    label_support: Option<f64>,
+    /// Share of the baseline errors whose neighbours' strict majority
+    /// carries the model's prediction; None without errors.
+    prediction_support: Option<f64>,
 }
 
 impl NeighbourCache {
@@ -276,23 +297,79 @@ impl NeighbourCache {
         } else {
             sample_indices(n, params.max_reference, &mut rng.fork(3))
         };
-        let errors: Vec<u32> = (0..n as u32)
-            .filter(|&i| classes.label[i as usize] != classes.pred[i as usize])
-            .collect();
-        let mut rows = sample_from(&errors, params.max_baseline, &mut rng.fork(2));
-        rows.sort_unstable();
-        let neighbours = if rows.is_empty() {
-            Vec::new()
-        } else {
-            nearest_neighbours(view, &rows, &pool, params.k)?
+        let (label, pred) = (&classes.label, &classes.pred);
+        let (errors, correct): (Vec<u32>, Vec<u32>) =
+            (0..n as u32).partition(|&i| label[i as usize] != pred[i as usize]);
+        let rows = sample_from(&errors, params.max_baseline, &mut rng.fork(2));
+        let right = sample_from(&correct, params.max_baseline, &mut rng.fork(4));
+        let neighbours = nearest_neighbours(view, &rows, &pool, params.k)?;
+        let right_neighbours = nearest_neighbours(view, &right, &pool, params.k)?;
+        // Share of `rows` whose neighbours' strict majority carries `of(row)`.
+        let support = |rows: &[u32], nbs: &[Vec<u32>], of: &[u32]| -> Option<f64> {
+            (!rows.is_empty()).then(|| {
+                let backed = rows
+                    .iter()
+                    .zip(nbs)
+                    .filter(|(&r, nb)| {
+                        let c = of[r as usize];
+                        2 * nb.iter().filter(|&&j| label[j as usize] == c).count() > nb.len()
+                    })
+                    .count();
+                backed as f64 / rows.len() as f64
+            })
         };
         Ok(NeighbourCache {
             n,
             k: params.k,
             pool,
+            label_support: support(&right, &right_neighbours, label),
+            prediction_support: support(&rows, &neighbours, pred),
             baseline: rows.into_iter().zip(neighbours).collect(),
         })
     }
+
+    /// How well this view can witness against the labels, in [−1, 1]: the
+    /// share of correctly predicted rows whose neighbours back their label,
+    /// less the share of misclassified rows whose neighbours back the
+    /// model's prediction (both from seeded samples of up to
+    /// `max_baseline` rows).
+    ///
+    /// A good witness is informative (the neighbours of rows the model gets
+    /// right carry the same label) and independent of the model (around
+    /// the model's errors the neighbours mostly do not side with it, as
+    /// most errors are the model's, not the labels'). The model's own
+    /// representation fails the second test: its errors sit among rows
+    /// predicted as it predicts them, so nearly every error would look
+    /// like a wrong label there. An uninformative view fails the first.
+    /// None when the view holds no misclassified row.
+    pub fn witness_score(&self) -> Option<f64> {
+        Some(self.label_support.unwrap_or(0.0) - self.prediction_support?)
+    }
+
+    /// The share behind [`Self::witness_score`] on the correct rows.
+    pub fn label_support(&self) -> Option<f64> {
+        self.label_support
+    }
+
+    /// The share behind [`Self::witness_score`] on the errors.
+    pub fn prediction_support(&self) -> Option<f64> {
+        self.prediction_support
+    }
+}
+
+/// The view with the highest [`NeighbourCache::witness_score`] (the first
+/// one on a tie), by its position in `caches`; None when no view has a
+/// score.
+pub fn choose_witness(caches: &[Option<NeighbourCache>]) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, c) in caches.iter().enumerate() {
+        if let Some(s) = c.as_ref().and_then(NeighbourCache::witness_score) {
+            if best.is_none_or(|(_, b)| s > b) {
+                best = Some((i, s));
+            }
+        }
+    }
+    best.map(|(i, _)| i)
 }
 
 /// [`label_noise`] with a [`NeighbourCache`] shared by the slices of one
@@ -397,6 +474,7 @@ pub fn label_noise_cached(
         baseline_examined: baseline.len() as u64,
         baseline_share,
         k: params.k,
+        view: view.name.clone(),
         used_confidence: confidence.is_some(),
         suspect_rows,
         evidence: String::new(),
@@ -456,15 +534,17 @@ fn label_noise_evidence(r: &LabelNoise) -> String {
     };
     let claim = if r.used_confidence {
         format!(
-            "{} of {examined} are confident predictions whose {} nearest rows mostly carry the predicted label rather than the given one",
+            "{} of {examined} are confident predictions whose {} nearest rows in view '{}' mostly carry the predicted label rather than the given one",
             pct(r.suspect_share),
-            r.k
+            r.k,
+            r.view
         )
     } else {
         format!(
-            "for {} of {examined}, the {} nearest rows mostly carry the predicted label rather than the given one",
+            "for {} of {examined}, the {} nearest rows in view '{}' mostly carry the predicted label rather than the given one",
             pct(r.suspect_share),
-            r.k
+            r.k,
+            r.view
         )
     };
     let total = if r.examined_errors < r.errors && r.flagged {
@@ -1686,6 +1766,92 @@ mod tests {
         let without = run(&p, &members, false, &LabelNoiseParams::default());
         assert!(!with.flagged && with.examined_suspects == 0, "{with:?}");
         assert!(without.flagged, "{without:?}");
+    }
+
+    /// The model's own representation of `p`: each row near the centre of
+    /// the class the model predicted for it, as a classifier's last layer
+    /// would place it.
+    fn models_view(p: &Planted, seed: u64) -> ReducedView {
+        let mut rng = Rng::new(seed);
+        let data = p
+            .classes
+            .pred
+            .iter()
+            .flat_map(|&c| {
+                (0..4)
+                    .map(|j| if j == c as usize { 8.0 } else { 0.0 } + rng.normal() as f32)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        ReducedView {
+            name: "model".into(),
+            ..view_of(data, 4)
+        }
+    }
+
+    #[test]
+    fn auto_witness_is_the_view_independent_of_the_model() {
+        // In the model's own view every error sits among rows labelled as
+        // it was predicted, so every error looks like a wrong label and the
+        // noisy region stands out no more than the rest; the independent
+        // view tells the flipped labels from the model's mistakes.
+        let p = planted(4, (0.85, 0.99));
+        let own = models_view(&p, 5);
+        let params = LabelNoiseParams::default();
+        let caches: Vec<Option<NeighbourCache>> = [&p.view, &own]
+            .iter()
+            .map(|v| Some(NeighbourCache::new(v, &p.classes, &params, 42).unwrap()))
+            .collect();
+        let (fair, mirror) = (caches[0].as_ref().unwrap(), caches[1].as_ref().unwrap());
+        // Both views are informative: the neighbours of correct rows carry
+        // their label.
+        assert!(
+            fair.label_support().unwrap() > 0.9,
+            "{:?}",
+            fair.label_support()
+        );
+        assert!(
+            mirror.label_support().unwrap() > 0.9,
+            "{:?}",
+            mirror.label_support()
+        );
+        // Around the errors, only the model's view sides with the model.
+        assert!(
+            mirror.prediction_support().unwrap() > 0.9,
+            "{:?}",
+            mirror.prediction_support()
+        );
+        assert!(
+            fair.prediction_support().unwrap() < 0.6,
+            "{:?}",
+            fair.prediction_support()
+        );
+        assert!(fair.witness_score().unwrap() > mirror.witness_score().unwrap() + 0.3);
+        assert_eq!(choose_witness(&caches), Some(0));
+        let swapped: Vec<Option<NeighbourCache>> = caches.into_iter().rev().collect();
+        assert_eq!(choose_witness(&swapped), Some(1));
+        assert_eq!(choose_witness(&[None, None]), None);
+
+        let members: Vec<u32> = REGION.collect();
+        let judged = |view: &ReducedView, cache: &NeighbourCache| {
+            label_noise_cached(view, Some(&p.classes), None, &members, &params, 42, cache)
+                .unwrap()
+                .unwrap()
+        };
+        let by_model = judged(&own, swapped[0].as_ref().unwrap());
+        let by_witness = judged(&p.view, swapped[1].as_ref().unwrap());
+        assert!(!by_model.flagged, "{by_model:?}");
+        assert!(by_model.baseline_share.unwrap() > 0.9, "{by_model:?}");
+        assert!(by_witness.flagged, "{by_witness:?}");
+        assert_eq!(
+            (by_model.view.as_str(), by_witness.view.as_str()),
+            ("model", "test")
+        );
+        assert!(
+            by_witness.evidence.contains("in view 'test'"),
+            "{}",
+            by_witness.evidence
+        );
     }
 
     #[test]

@@ -158,6 +158,9 @@ pub(crate) struct Context<'a> {
     pub log_fact: &'a LogFactorials,
     /// One neighbour cache per view (same order as `views`).
     pub neighbours: Vec<Option<NeighbourCache>>,
+    /// The view (position in `views`) whose neighbours judge every slice's
+    /// labels; None: each slice's own view (the first for lattice slices).
+    pub witness: Option<usize>,
     pub total_weight: f64,
     pub seed: u64,
 }
@@ -252,9 +255,12 @@ impl Context<'_> {
             None => None,
         };
         let dg = self.diagnose;
-        let noise_view = s
-            .view
-            .and_then(|v| self.views.iter().position(|r| r.name == v))
+        let noise_view = self
+            .witness
+            .or_else(|| {
+                s.view
+                    .and_then(|v| self.views.iter().position(|r| r.name == v))
+            })
             .or(if self.views.is_empty() { None } else { Some(0) });
         let label_noise = match noise_view.and_then(|v| self.neighbours[v].as_ref().map(|c| (v, c)))
         {

@@ -26,7 +26,7 @@ use crate::stats::{self, benjamini_hochberg, LogFactorials, SignalKind, SliceSta
 use crate::views::{prepare_view, ReducedView, ViewParams};
 
 /// Version of the JSON result schema (semver: a major bump breaks readers).
-pub const SCHEMA_VERSION: &str = "2.1.0";
+pub const SCHEMA_VERSION: &str = "2.2.0";
 
 /// An embedding view: one vector per row.
 ///
@@ -137,6 +137,16 @@ pub struct ViewInfo {
     pub normalized: bool,
     /// Share of the variance the kept PCA axes explain.
     pub explained_ratio: Option<f64>,
+    /// Label-noise witness evidence (classification): share of a sample of
+    /// correctly predicted rows whose neighbours' majority carries their
+    /// label ([`crate::diagnose::NeighbourCache::label_support`]).
+    #[serde(default)]
+    pub label_support: Option<f64>,
+    /// Share of a sample of misclassified rows whose neighbours' majority
+    /// carries the prediction
+    /// ([`crate::diagnose::NeighbourCache::prediction_support`]).
+    #[serde(default)]
+    pub prediction_support: Option<f64>,
 }
 
 /// Parameters in force (after defaults and overrides).
@@ -459,6 +469,20 @@ pub fn scan(
     for v in views {
         validate_view(v, n)?;
     }
+    // The label-noise witness: None for "auto" (chosen later), Some(None)
+    // for each slice's own view, Some(Some(i)) for view i.
+    let named_witness: Option<Option<usize>> = match config.diagnose.label_noise.witness.as_str() {
+        "auto" => None,
+        "own" => Some(None),
+        name => Some(Some(views.iter().position(|v| v.name == name).ok_or_else(
+            || {
+                Error::param(
+                    "diagnose.label_noise.witness",
+                    format!("'{name}' is not one of the loaded views"),
+                )
+            },
+        )?)),
+    };
     if run_lattice && attributes.is_empty() {
         return Err(Error::param(
             "attributes",
@@ -945,6 +969,26 @@ pub fn scan(
         Some(AttributeIndex::new(&enc, n, weights)?)
     };
     let lf_describe = LogFactorials::new(total.count);
+    let neighbours: Vec<Option<crate::diagnose::NeighbourCache>> = match out.classes.as_ref() {
+        Some(cl) => reduced
+            .iter()
+            .map(|v| {
+                crate::diagnose::NeighbourCache::new(
+                    v,
+                    cl,
+                    &config.diagnose.label_noise,
+                    config.seed,
+                )
+                .map(Some)
+            })
+            .collect::<Result<_>>()?,
+        None => reduced.iter().map(|_| None).collect(),
+    };
+    // "auto": the best witness, now that every view's score is known.
+    let witness = match named_witness {
+        Some(w) => w,
+        None => crate::diagnose::choose_witness(&neighbours),
+    };
     let ctx = explain::Context {
         n,
         weights,
@@ -961,21 +1005,8 @@ pub fn scan(
         describe: &config.describe,
         diagnose: &config.diagnose,
         log_fact: &lf_describe,
-        neighbours: match out.classes.as_ref() {
-            Some(cl) => reduced
-                .iter()
-                .map(|v| {
-                    crate::diagnose::NeighbourCache::new(
-                        v,
-                        cl,
-                        &config.diagnose.label_noise,
-                        config.seed,
-                    )
-                    .map(Some)
-                })
-                .collect::<Result<_>>()?,
-            None => reduced.iter().map(|_| None).collect(),
-        },
+        witness,
+        neighbours,
         total_weight: total.weight,
         seed: config.seed,
     };
@@ -1024,7 +1055,9 @@ pub fn scan(
     let views_info = views
         .iter()
         .map(|v| {
-            let r = reduced.iter().find(|r| r.name == v.name);
+            let at = reduced.iter().position(|r| r.name == v.name);
+            let r = at.map(|i| &reduced[i]);
+            let cache = at.and_then(|i| ctx.neighbours[i].as_ref());
             ViewInfo {
                 name: v.name.clone(),
                 source: v.source.clone(),
@@ -1032,6 +1065,8 @@ pub fn scan(
                 reduced_dim: r.map(|r| r.dim),
                 normalized: config.views.normalize.contains(&v.name),
                 explained_ratio: r.map(|r| f64::from(r.explained_ratio)),
+                label_support: cache.and_then(|c| c.label_support()),
+                prediction_support: cache.and_then(|c| c.prediction_support()),
             }
         })
         .collect();
