@@ -191,12 +191,33 @@ pub struct LabelNoise {
     pub view: String,
     /// The model's confidence gated the suspects (confidence was given).
     pub used_confidence: bool,
+    /// The confusion pair (given label → prediction) among the examined
+    /// errors that passes the test on its own, with the most suspects;
+    /// None when none does. A slice is flagged when its errors as a whole
+    /// or one such pair pass.
+    pub pair: Option<SuspectPair>,
     /// The suspect rows examined, most confident first (most neighbour
     /// agreement first without confidence, then by row), at most
     /// `max_listed`.
     pub suspect_rows: Vec<u32>,
     /// One sentence with the numbers.
     pub evidence: String,
+}
+
+/// One confusion pair of a slice's examined errors in the label-noise
+/// test (see [`LabelNoise::pair`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuspectPair {
+    /// The given label.
+    pub label: String,
+    /// The model's prediction.
+    pub pred: String,
+    /// Examined errors with this label and prediction.
+    pub examined_errors: u64,
+    /// Suspects among them.
+    pub examined_suspects: u64,
+    /// `examined_suspects / examined_errors`.
+    pub suspect_share: f64,
 }
 
 /// Is the slice's error made of wrong labels rather than model mistakes?
@@ -229,7 +250,10 @@ pub struct LabelNoise {
 /// the errors outside the slice. The slice is
 /// flagged when at least `min_suspects` examined errors are suspects, their
 /// share is at least `min_share`, and (when the baseline exists) at least
-/// `min_ratio` times the baseline's share.
+/// `min_ratio` times the baseline's share — or when the examined errors of
+/// one confusion pair (given label → prediction) pass the same three tests
+/// on their own ([`LabelNoise::pair`]): wrong labels usually come from one
+/// confusion, and the slice's other errors can dilute them.
 ///
 /// The distances come from blocked matrix products on faer
 /// (‖q − r‖² = ‖q‖² − 2 q·r + ‖r‖²), split into fixed blocks of queries
@@ -447,16 +471,62 @@ pub fn label_noise_cached(
     };
     let baseline_share =
         (!baseline.is_empty()).then(|| baseline_suspects as f64 / baseline.len() as f64);
-    let flagged = examined_suspects >= params.min_suspects
-        && share >= params.min_share
-        && baseline_share.is_none_or(|b| share >= params.min_ratio * b);
+    let passes = |suspects: usize, share: f64| {
+        suspects >= params.min_suspects
+            && share >= params.min_share
+            && baseline_share.is_none_or(|b| share >= params.min_ratio * b)
+    };
+    let whole = passes(examined_suspects, share);
 
+    // The same test on each confusion pair (given label → prediction) of
+    // the examined errors: label noise is usually one confusion (annotators
+    // mixing up two classes) that a slice's other errors can dilute.
+    let mut pairs: Vec<((u32, u32), usize, usize)> = Vec::new();
+    for &row in &examined {
+        let key = (label[row as usize], pred[row as usize]);
+        match pairs.binary_search_by(|p| p.0.cmp(&key)) {
+            Ok(i) => pairs[i].1 += 1,
+            Err(i) => pairs.insert(i, (key, 1, 0)),
+        }
+    }
+    for &(row, _) in &suspects {
+        let key = (label[row as usize], pred[row as usize]);
+        if let Ok(i) = pairs.binary_search_by(|p| p.0.cmp(&key)) {
+            pairs[i].2 += 1;
+        }
+    }
+    let name = |c: u32| classes.names.get(c as usize).cloned().unwrap_or_default();
+    // The passing pair with the most suspects (the first in class order on
+    // a tie).
+    let best = pairs
+        .iter()
+        .filter(|&&(_, n, s)| passes(s, s as f64 / n as f64))
+        .fold(None::<&((u32, u32), usize, usize)>, |best, p| match best {
+            Some(b) if b.2 >= p.2 => Some(b),
+            _ => Some(p),
+        });
+    let pair_key = best.map(|b| b.0);
+    let pair = best.map(|&((l, p), n, s)| SuspectPair {
+        label: name(l),
+        pred: name(p),
+        examined_errors: n as u64,
+        examined_suspects: s as u64,
+        suspect_share: s as f64 / n as f64,
+    });
+    let flagged = whole || pair.is_some();
+
+    // Most confident first; when a pair carries the flag, its suspects lead.
+    let in_pair = |row: u32| pair_key == Some((label[row as usize], pred[row as usize]));
     suspects.sort_by(|a, b| {
         let by_conf = match confidence {
             Some(c) => c[b.0 as usize].total_cmp(&c[a.0 as usize]),
             None => std::cmp::Ordering::Equal,
         };
-        by_conf.then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0))
+        in_pair(b.0)
+            .cmp(&in_pair(a.0))
+            .then(by_conf)
+            .then(b.1.cmp(&a.1))
+            .then(a.0.cmp(&b.0))
     });
     let suspect_rows: Vec<u32> = suspects
         .iter()
@@ -476,6 +546,7 @@ pub fn label_noise_cached(
         k: params.k,
         view: view.name.clone(),
         used_confidence: confidence.is_some(),
+        pair,
         suspect_rows,
         evidence: String::new(),
     };
@@ -555,7 +626,17 @@ fn label_noise_evidence(r: &LabelNoise) -> String {
     } else {
         String::new()
     };
-    format!("{verdict}: {claim}{total}, {baseline}.")
+    let pair = match &r.pair {
+        Some(p) => format!(
+            "; among the examined errors labelled '{}' and predicted '{}', {} of {} are suspect",
+            p.label,
+            p.pred,
+            pct(p.suspect_share),
+            thousands(p.examined_errors as usize)
+        ),
+        None => String::new(),
+    };
+    format!("{verdict}: {claim}{total}, {baseline}{pair}.")
 }
 
 /// Rows per block of queries in the neighbour search.
@@ -1743,6 +1824,54 @@ mod tests {
                 assert!(c.windows(2).all(|w| w[0] >= w[1]), "{c:?}");
             }
         }
+    }
+
+    #[test]
+    fn one_noisy_confusion_is_flagged_though_other_errors_dilute_it() {
+        // The noisy region together with the rare subclass: the subclass's
+        // 150 clean-label mistakes bring the slice's suspect share under
+        // one half, but its errors labelled class1 and predicted class0
+        // (the flipped ones) are nearly all suspect.
+        let p = planted(1, (0.85, 0.99));
+        let members: Vec<u32> = REGION.chain(SUBCLASS).collect();
+        let params = LabelNoiseParams::default();
+        let r = run(&p, &members, false, &params);
+        assert!(r.suspect_share < params.min_share, "{r:?}");
+        assert!(r.flagged, "{r:?}");
+        let pair = r.pair.as_ref().unwrap();
+        assert_eq!(
+            (pair.label.as_str(), pair.pred.as_str()),
+            ("class1", "class0")
+        );
+        assert!(pair.suspect_share >= 0.8, "{pair:?}");
+        assert!(
+            pair.examined_suspects as usize >= p.flipped.len() * 7 / 10,
+            "{pair:?}"
+        );
+        // The pair's suspects are listed first: the flipped rows.
+        let lead = &r.suspect_rows[..pair.examined_suspects as usize];
+        assert!(
+            lead.iter().all(|x| p.flipped.binary_search(x).is_ok()),
+            "{lead:?}"
+        );
+        assert!(
+            r.evidence
+                .contains("labelled 'class1' and predicted 'class0'"),
+            "{}",
+            r.evidence
+        );
+        // Without the subclass the slice passes as a whole, and names the
+        // pair too.
+        let region: Vec<u32> = REGION.collect();
+        let alone = run(&p, &region, false, &params);
+        assert!(alone.flagged && alone.suspect_share >= params.min_share);
+        assert_eq!(
+            alone.pair.as_ref().map(|q| q.label.as_str()),
+            Some("class1")
+        );
+        // The subclass alone: no pair passes.
+        let sub: Vec<u32> = SUBCLASS.collect();
+        assert_eq!(run(&p, &sub, false, &params).pair, None);
     }
 
     #[test]
