@@ -227,70 +227,30 @@ fn embedding_slicers_recover_a_planted_cluster() {
 fn embedding_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let (table, view) = fixture(dir.path());
-    let run = |args: &[&str]| {
+    let t = table.to_str().unwrap();
+    let v = format!("emb={}", view.display());
+    // `scan` of the fixture with its label and prediction, plus `extra`.
+    let run = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_slicescope"))
-            .args(args)
+            .args(["scan", t, "--label", "label", "--pred", "pred"])
+            .args(extra)
             .output()
             .unwrap()
     };
-    let t = table.to_str().unwrap();
-    let v = format!("emb={}", view.display());
-    let o = run(&[
-        "scan",
-        t,
-        "--label",
-        "label",
-        "--pred",
-        "pred",
-        "--slicers",
-        "spotlight",
-    ]);
+    let o = run(&["--slicers", "spotlight"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs an embedding view"));
-    let o = run(&[
-        "scan",
-        t,
-        "--label",
-        "label",
-        "--pred",
-        "pred",
-        "--view",
-        &v,
-        "--normalize",
-        "clip",
-    ]);
+    let o = run(&["--view", &v, "--normalize", "clip"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("'clip' is not one of the views (emb)"));
-    let o = run(&[
-        "scan",
-        t,
-        "--label",
-        "label",
-        "--pred",
-        "pred",
-        "--view",
-        &v,
-        "--merge-jaccard",
-        "0",
-    ]);
+    let o = run(&["--view", &v, "--merge-jaccard", "0"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = run(&["scan", t, "--label", "label", "--pred", "pred"]);
+    let o = run(&[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to slice on"));
     let config = dir.path().join("witness.toml");
     std::fs::write(&config, "[diagnose.label_noise]\nwitness = \"clip\"\n").unwrap();
-    let o = run(&[
-        "scan",
-        t,
-        "--label",
-        "label",
-        "--pred",
-        "pred",
-        "--view",
-        &v,
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let o = run(&["--view", &v, "--config", config.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -482,30 +482,23 @@ impl Config {
             ));
         }
         for v in self.views.vocab.keys() {
-            if !self.columns.views.contains_key(v) {
-                let names: Vec<String> = self.columns.views.keys().cloned().collect();
-                return Err(Error::param(
-                    "views.vocab",
-                    format!(
-                        "a vocabulary was given for view '{v}', which is not one of the views ({})",
-                        names.join(", ")
-                    ),
-                ));
-            }
+            self.require_view(
+                "views.vocab",
+                v,
+                &format!("a vocabulary was given for view '{v}', which is not one of the views"),
+                "",
+            )?;
         }
         self.describe.validate()?;
         self.diagnose.validate()?;
         let witness = &self.diagnose.label_noise.witness;
-        if !["auto", "own"].contains(&witness.as_str()) && !self.columns.views.contains_key(witness)
-        {
-            let names: Vec<String> = self.columns.views.keys().cloned().collect();
-            return Err(Error::param(
+        if !["auto", "own"].contains(&witness.as_str()) {
+            self.require_view(
                 "diagnose.label_noise.witness",
-                format!(
-                    "'{witness}' is not one of the views ({}); use \"auto\", \"own\" or a view's name",
-                    names.join(", ")
-                ),
-            ));
+                witness,
+                &format!("'{witness}' is not one of the views"),
+                "; use \"auto\", \"own\" or a view's name",
+            )?;
         }
         if !(0.0..=1.0).contains(&self.testing.min_stability) {
             return Err(Error::param(
@@ -523,15 +516,27 @@ impl Config {
             return Err(Error::param("views.max_dim", "must be at least 1"));
         }
         for v in &self.views.normalize {
-            if !self.columns.views.contains_key(v) {
-                let names: Vec<String> = self.columns.views.keys().cloned().collect();
-                return Err(Error::param(
-                    "views.normalize",
-                    format!("'{v}' is not one of the views ({})", names.join(", ")),
-                ));
-            }
+            self.require_view(
+                "views.normalize",
+                v,
+                &format!("'{v}' is not one of the views"),
+                "",
+            )?;
         }
         Ok(list)
+    }
+
+    /// Ok when `view` is one of the configured views; else an error on
+    /// `field`: "`what` (the views)`hint`".
+    fn require_view(&self, field: &str, view: &str, what: &str, hint: &str) -> Result<()> {
+        if self.columns.views.contains_key(view) {
+            return Ok(());
+        }
+        let names: Vec<String> = self.columns.views.keys().cloned().collect();
+        Err(Error::param(
+            field,
+            format!("{what} ({}){hint}", names.join(", ")),
+        ))
     }
 
     /// Columns used as outcome or weight (never attributes).
