@@ -17,8 +17,9 @@ Fashion fine class, or a Rotten Tomatoes (topic, sentiment) cell), chosen with t
 gets a share `--eval-noise` of its *evaluated* labels flipped (Fashion: to one other superclass,
 as annotators confusing two classes would; Rotten Tomatoes: to the other sentiment). Predictions
 are left as the model made them. The listed slice that best overlaps the subgroup should be
-flagged as label noise, and its suspect rows should be the flipped ones; the setting's planted
-(clean) slice should still not be flagged.
+flagged as label noise, and its suspect rows should be the flipped ones (a flag counts only when
+most of the suspect rows it lists are flipped); the setting's planted (clean) slice should still
+not be flagged.
 
     bench/.cache/planted/venvs/bench/bin/python bench/planted/flags_eval.py [--eval-noise 0.3]
 
@@ -111,20 +112,27 @@ def main() -> int:
             return 3
         noisy_eval.append(r)
         print(f"{sid:26s} {r['subgroup']}: {r['flipped']} flipped, J={r['best_jaccard']:.2f} "
-              f"noise={'Y' if r['label_noise'] else 'n'} suspects={r['suspects']} "
+              f"noise={'Y' if r['label_noise'] else 'n'}{' (not on noise)' if r['label_noise'] and not r['on_noise'] else ''} "
+              f"witness={r['witness']} suspects={r['suspects']} "
               f"(of them flipped {r['suspects_flipped']}); planted slice "
               f"noise={'Y' if r['planted_flagged'] else 'n'}", flush=True)
-    ok = [r for r in noisy_eval if r["label_noise"]]
+    # A flag counts only when it points at the noise: most of the suspect rows it lists are
+    # flipped ones. A slice that overlaps the subgroup barely and is flagged for rows of its own
+    # is a false flag, not a detection.
+    ok = [r for r in noisy_eval if r["label_noise"] and r["on_noise"]]
     share = len(ok) / len(noisy_eval) if noisy_eval else 0.0
-    sus = sum(r["suspects"] for r in ok)
+    flagged = [r for r in noisy_eval if r["label_noise"]]
+    sus = sum(r["suspects"] for r in flagged)
     summary["config"] = args.config.read_text() if args.config else None
     summary["noisy_eval_labels_flagged"] = {
         "runs": len(noisy_eval), "flagged": len(ok), "share": share, "target_at_least": 0.80,
         "met": share >= 0.80, "flip_share": args.eval_noise,
-        "suspect_precision": (sum(r["suspects_flipped"] for r in ok) / sus) if sus else None,
-        "by_dataset": {ds: f"{sum(r['label_noise'] for r in noisy_eval if r['dataset'] == ds)}"
+        "flagged_not_on_noise": len(flagged) - len(ok),
+        "suspect_precision": (sum(r["suspects_flipped"] for r in flagged) / sus) if sus else None,
+        "by_dataset": {ds: f"{sum(r in ok for r in noisy_eval if r['dataset'] == ds)}"
                            f"/{sum(r['dataset'] == ds for r in noisy_eval)}"
                        for ds in ("fashion", "rt")},
+        "witness_views": sorted({r["witness"] for r in noisy_eval if r["witness"]}),
         "planted_clean_flagged": sum(r["planted_flagged"] for r in noisy_eval)}
     write_json(args.out, {"summary": summary, "slices": rows, "noisy_eval_labels": noisy_eval})
     for k, v in summary.items():
@@ -193,6 +201,8 @@ def eval_noise_run(args, sid: str, meta: dict) -> dict | None:
     return {"setting": sid, "dataset": spec["dataset"], "subgroup": what,
             "subgroup_rows": int(len(rows)), "flipped": int(len(flip)),
             "best_jaccard": round(best_j, 3), "label_noise": bool(ln and ln["flagged"]),
+            "on_noise": 2 * sum(s in flipped for s in suspects) > len(suspects),
+            "witness": ln.get("view") if ln else None,
             "suspects": len(suspects), "suspects_flipped": sum(s in flipped for s in suspects),
             "planted_flagged": bool(pl and pl["flagged"] and planted_best is not best)}
 
