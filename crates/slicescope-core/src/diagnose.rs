@@ -187,7 +187,9 @@ pub struct LabelNoise {
     pub baseline_share: Option<f64>,
     /// Neighbours consulted per row.
     pub k: usize,
-    /// The view whose neighbours were consulted (the witness).
+    /// The view whose neighbours were consulted (the witness); empty when
+    /// read from a result of schema 2.1 or older.
+    #[serde(default)]
     pub view: String,
     /// The model's confidence gated the suspects (confidence was given).
     pub used_confidence: bool,
@@ -195,6 +197,7 @@ pub struct LabelNoise {
     /// errors that passes the test on its own, with the most suspects;
     /// None when none does. A slice is flagged when its errors as a whole
     /// or one such pair pass.
+    #[serde(default)]
     pub pair: Option<SuspectPair>,
     /// The suspect rows examined, most confident first (most neighbour
     /// agreement first without confidence, then by row), at most
@@ -2714,6 +2717,23 @@ mod tests {
         let c = coverage(100.0, 20.0, None, true, 0.1, Z95).unwrap();
         let back: Coverage = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(c, back);
+        // A flagged pair round-trips; a result of schema 2.1 (no `view`,
+        // no `pair`) still reads.
+        let p = planted(1, (0.85, 0.99));
+        let members: Vec<u32> = REGION.chain(SUBCLASS).collect();
+        let r = run(&p, &members, false, &LabelNoiseParams::default());
+        assert!(r.pair.is_some());
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            serde_json::from_value::<LabelNoise>(json.clone()).unwrap(),
+            r
+        );
+        let mut old = json;
+        let obj = old.as_object_mut().unwrap();
+        obj.remove("view");
+        obj.remove("pair");
+        let read: LabelNoise = serde_json::from_value(old).unwrap();
+        assert_eq!((read.view.as_str(), read.pair), ("", None));
     }
 
     /// Cost at scale: `cargo test -p slicescope-core --lib diagnose --
