@@ -193,10 +193,10 @@ pub struct LabelNoise {
     pub view: String,
     /// The model's confidence gated the suspects (confidence was given).
     pub used_confidence: bool,
-    /// The confusion pair (given label → prediction) among the examined
-    /// errors that passes the test on its own, with the most suspects;
-    /// None when none does. A slice is flagged when its errors as a whole
-    /// or one such pair pass.
+    /// The slice's dominant confusion (the given label → prediction pair
+    /// with the most examined errors) when its errors pass the test on
+    /// their own; None otherwise. A slice is flagged when its errors as a
+    /// whole or its dominant confusion pass.
     #[serde(default)]
     pub pair: Option<SuspectPair>,
     /// The suspect rows examined, most confident first (most neighbour
@@ -254,9 +254,10 @@ pub struct SuspectPair {
 /// flagged when at least `min_suspects` examined errors are suspects, their
 /// share is at least `min_share`, and (when the baseline exists) at least
 /// `min_ratio` times the baseline's share — or when the examined errors of
-/// one confusion pair (given label → prediction) pass the same three tests
-/// on their own ([`LabelNoise::pair`]): wrong labels usually come from one
-/// confusion, and the slice's other errors can dilute them.
+/// its dominant confusion (the given label → prediction pair with the most
+/// examined errors) pass the same three tests on their own
+/// ([`LabelNoise::pair`]): wrong labels usually come from one confusion,
+/// and the slice's other errors can dilute them.
 ///
 /// The distances come from blocked matrix products on faer
 /// (‖q − r‖² = ‖q‖² − 2 q·r + ‖r‖²), split into fixed blocks of queries
@@ -481,9 +482,11 @@ pub fn label_noise_cached(
     };
     let whole = passes(examined_suspects, share);
 
-    // The same test on each confusion pair (given label → prediction) of
-    // the examined errors: label noise is usually one confusion (annotators
-    // mixing up two classes) that a slice's other errors can dilute.
+    // The same test on the slice's dominant confusion (the pair of given
+    // label → prediction with the most examined errors; the first in class
+    // order on a tie): label noise is usually one confusion (annotators
+    // mixing up two classes), which the slice's other errors can dilute.
+    // One pair, not every pair: small pairs would pass by chance.
     let mut pairs: Vec<((u32, u32), usize, usize)> = Vec::new();
     for &row in &examined {
         let key = (label[row as usize], pred[row as usize]);
@@ -499,15 +502,13 @@ pub fn label_noise_cached(
         }
     }
     let name = |c: u32| classes.names.get(c as usize).cloned().unwrap_or_default();
-    // The passing pair with the most suspects (the first in class order on
-    // a tie).
     let best = pairs
         .iter()
-        .filter(|&&(_, n, s)| passes(s, s as f64 / n as f64))
         .fold(None::<&((u32, u32), usize, usize)>, |best, p| match best {
-            Some(b) if b.2 >= p.2 => Some(b),
+            Some(b) if b.1 >= p.1 => Some(b),
             _ => Some(p),
-        });
+        })
+        .filter(|&&(_, n, s)| passes(s, s as f64 / n as f64));
     let pair_key = best.map(|b| b.0);
     let pair = best.map(|&((l, p), n, s)| SuspectPair {
         label: name(l),
@@ -1831,12 +1832,17 @@ mod tests {
 
     #[test]
     fn one_noisy_confusion_is_flagged_though_other_errors_dilute_it() {
-        // The noisy region together with the rare subclass: the subclass's
-        // 150 clean-label mistakes bring the slice's suspect share under
-        // one half, but its errors labelled class1 and predicted class0
-        // (the flipped ones) are nearly all suspect.
+        // The noisy region, 60 rows of the rare subclass (clean labels,
+        // predicted class1) and the class2 blob (6% genuine mistakes): the
+        // other errors bring the slice's suspect share under one half, but
+        // its dominant confusion, labelled class1 and predicted class0 (the
+        // flipped rows), is nearly all suspect.
         let p = planted(1, (0.85, 0.99));
-        let members: Vec<u32> = REGION.chain(SUBCLASS).collect();
+        let mut members: Vec<u32> = (2000..3000)
+            .chain(REGION)
+            .chain(SUBCLASS.start..SUBCLASS.start + 60)
+            .collect();
+        members.sort_unstable();
         let params = LabelNoiseParams::default();
         let r = run(&p, &members, false, &params);
         assert!(r.suspect_share < params.min_share, "{r:?}");
@@ -1872,9 +1878,20 @@ mod tests {
             alone.pair.as_ref().map(|q| q.label.as_str()),
             Some("class1")
         );
-        // The subclass alone: no pair passes.
+        // The subclass alone: its confusion is not suspect.
         let sub: Vec<u32> = SUBCLASS.collect();
         assert_eq!(run(&p, &sub, false, &params).pair, None);
+        // A quarter of the region with the whole subclass: the flipped
+        // rows (about 25) would pass on their own, but they are not the
+        // slice's dominant confusion (the subclass's 150), so no flag.
+        let few: Vec<u32> = (REGION.start..REGION.start + 100).chain(SUBCLASS).collect();
+        let r = run(&p, &few, false, &params);
+        let flipped = few
+            .iter()
+            .filter(|x| p.flipped.binary_search(x).is_ok())
+            .count();
+        assert!(flipped >= params.min_suspects, "{flipped} flipped rows");
+        assert!(!r.flagged && r.pair.is_none(), "{r:?}");
     }
 
     #[test]
@@ -2720,7 +2737,7 @@ mod tests {
         // A flagged pair round-trips; a result of schema 2.1 (no `view`,
         // no `pair`) still reads.
         let p = planted(1, (0.85, 0.99));
-        let members: Vec<u32> = REGION.chain(SUBCLASS).collect();
+        let members: Vec<u32> = REGION.collect();
         let r = run(&p, &members, false, &LabelNoiseParams::default());
         assert!(r.pair.is_some());
         let json = serde_json::to_value(&r).unwrap();
