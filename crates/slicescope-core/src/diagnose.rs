@@ -194,9 +194,8 @@ pub struct LabelNoise {
     /// The model's confidence gated the suspects (confidence was given).
     pub used_confidence: bool,
     /// The slice's dominant confusion (the given label → prediction pair
-    /// with the most examined errors) when its errors pass the test on
-    /// their own; None otherwise. A slice is flagged when its errors as a
-    /// whole or its dominant confusion pass.
+    /// with the most examined errors) and its own suspect share; None
+    /// without examined errors.
     #[serde(default)]
     pub pair: Option<SuspectPair>,
     /// The suspect rows examined, most confident first (most neighbour
@@ -221,6 +220,10 @@ pub struct SuspectPair {
     pub examined_suspects: u64,
     /// `examined_suspects / examined_errors`.
     pub suspect_share: f64,
+    /// These errors alone pass the test's three thresholds (the flag
+    /// itself is the whole slice's test).
+    #[serde(default)]
+    pub passes: bool,
 }
 
 /// Is the slice's error made of wrong labels rather than model mistakes?
@@ -253,11 +256,11 @@ pub struct SuspectPair {
 /// the errors outside the slice. The slice is
 /// flagged when at least `min_suspects` examined errors are suspects, their
 /// share is at least `min_share`, and (when the baseline exists) at least
-/// `min_ratio` times the baseline's share — or when the examined errors of
-/// its dominant confusion (the given label → prediction pair with the most
-/// examined errors) pass the same three tests on their own
+/// `min_ratio` times the baseline's share. The slice's dominant confusion
+/// (the given label → prediction pair with the most examined errors) is
+/// reported with its own share and whether it alone would pass
 /// ([`LabelNoise::pair`]): wrong labels usually come from one confusion,
-/// and the slice's other errors can dilute them.
+/// which the slice's other errors can dilute.
 ///
 /// The distances come from blocked matrix products on faer
 /// (‖q − r‖² = ‖q‖² − 2 q·r + ‖r‖²), split into fixed blocks of queries
@@ -502,24 +505,31 @@ pub fn label_noise_cached(
         }
     }
     let name = |c: u32| classes.names.get(c as usize).cloned().unwrap_or_default();
-    let best = pairs
+    let dominant = pairs
         .iter()
         .fold(None::<&((u32, u32), usize, usize)>, |best, p| match best {
             Some(b) if b.1 >= p.1 => Some(b),
             _ => Some(p),
-        })
-        .filter(|&&(_, n, s)| passes(s, s as f64 / n as f64));
-    let pair_key = best.map(|b| b.0);
-    let pair = best.map(|&((l, p), n, s)| SuspectPair {
+        });
+    let pair = dominant.map(|&((l, p), n, s)| SuspectPair {
         label: name(l),
         pred: name(p),
         examined_errors: n as u64,
         examined_suspects: s as u64,
         suspect_share: s as f64 / n as f64,
+        passes: passes(s, s as f64 / n as f64),
     });
-    let flagged = whole || pair.is_some();
+    // The flag is the whole slice's test. Flagging on the dominant
+    // confusion alone too was measured on the planted benchmark: it found
+    // 2 more of 15 noisy Fashion-MNIST subgroups but flagged twice as many
+    // listed slices on tables with clean labels (bench/planted/README.md).
+    let flagged = whole;
+    let pair_key = dominant
+        .filter(|_| pair.as_ref().is_some_and(|q| q.passes))
+        .map(|b| b.0);
 
-    // Most confident first; when a pair carries the flag, its suspects lead.
+    // Most confident first; when the dominant confusion passes on its own,
+    // its suspects lead.
     let in_pair = |row: u32| pair_key == Some((label[row as usize], pred[row as usize]));
     suspects.sort_by(|a, b| {
         let by_conf = match confidence {
@@ -631,14 +641,14 @@ fn label_noise_evidence(r: &LabelNoise) -> String {
         String::new()
     };
     let pair = match &r.pair {
-        Some(p) => format!(
-            "; among the examined errors labelled '{}' and predicted '{}', {} of {} are suspect",
+        Some(p) if p.examined_errors < r.examined_errors => format!(
+            "; its main confusion, labelled '{}' and predicted '{}': {} of {} suspect",
             p.label,
             p.pred,
             pct(p.suspect_share),
             thousands(p.examined_errors as usize)
         ),
-        None => String::new(),
+        _ => String::new(),
     };
     format!("{verdict}: {claim}{total}, {baseline}{pair}.")
 }
@@ -1831,12 +1841,13 @@ mod tests {
     }
 
     #[test]
-    fn one_noisy_confusion_is_flagged_though_other_errors_dilute_it() {
+    fn dominant_confusion_is_reported_with_its_own_share() {
         // The noisy region, 60 rows of the rare subclass (clean labels,
         // predicted class1) and the class2 blob (6% genuine mistakes): the
-        // other errors bring the slice's suspect share under one half, but
-        // its dominant confusion, labelled class1 and predicted class0 (the
-        // flipped rows), is nearly all suspect.
+        // other errors bring the slice's suspect share under one half, so
+        // it is not flagged, but its dominant confusion, labelled class1
+        // and predicted class0 (the flipped rows), is nearly all suspect,
+        // and its suspects are listed first.
         let p = planted(1, (0.85, 0.99));
         let mut members: Vec<u32> = (2000..3000)
             .chain(REGION)
@@ -1845,19 +1856,17 @@ mod tests {
         members.sort_unstable();
         let params = LabelNoiseParams::default();
         let r = run(&p, &members, false, &params);
-        assert!(r.suspect_share < params.min_share, "{r:?}");
-        assert!(r.flagged, "{r:?}");
+        assert!(r.suspect_share < params.min_share && !r.flagged, "{r:?}");
         let pair = r.pair.as_ref().unwrap();
         assert_eq!(
             (pair.label.as_str(), pair.pred.as_str()),
             ("class1", "class0")
         );
-        assert!(pair.suspect_share >= 0.8, "{pair:?}");
+        assert!(pair.passes && pair.suspect_share >= 0.8, "{pair:?}");
         assert!(
             pair.examined_suspects as usize >= p.flipped.len() * 7 / 10,
             "{pair:?}"
         );
-        // The pair's suspects are listed first: the flipped rows.
         let lead = &r.suspect_rows[..pair.examined_suspects as usize];
         assert!(
             lead.iter().all(|x| p.flipped.binary_search(x).is_ok()),
@@ -1865,33 +1874,28 @@ mod tests {
         );
         assert!(
             r.evidence
-                .contains("labelled 'class1' and predicted 'class0'"),
+                .contains("its main confusion, labelled 'class1' and predicted 'class0'"),
             "{}",
             r.evidence
         );
-        // Without the subclass the slice passes as a whole, and names the
-        // pair too.
+        // The region alone passes as a whole; its dominant confusion is the
+        // flipped one.
         let region: Vec<u32> = REGION.collect();
         let alone = run(&p, &region, false, &params);
         assert!(alone.flagged && alone.suspect_share >= params.min_share);
         assert_eq!(
-            alone.pair.as_ref().map(|q| q.label.as_str()),
-            Some("class1")
+            alone.pair.as_ref().map(|q| (q.label.as_str(), q.passes)),
+            Some(("class1", true))
         );
-        // The subclass alone: its confusion is not suspect.
-        let sub: Vec<u32> = SUBCLASS.collect();
-        assert_eq!(run(&p, &sub, false, &params).pair, None);
-        // A quarter of the region with the whole subclass: the flipped
-        // rows (about 25) would pass on their own, but they are not the
-        // slice's dominant confusion (the subclass's 150), so no flag.
+        // A quarter of the region with the whole subclass: the dominant
+        // confusion is the subclass's (150 clean-label mistakes), which is
+        // not suspect, though the ~25 flipped rows would pass on their own.
         let few: Vec<u32> = (REGION.start..REGION.start + 100).chain(SUBCLASS).collect();
         let r = run(&p, &few, false, &params);
-        let flipped = few
-            .iter()
-            .filter(|x| p.flipped.binary_search(x).is_ok())
-            .count();
-        assert!(flipped >= params.min_suspects, "{flipped} flipped rows");
-        assert!(!r.flagged && r.pair.is_none(), "{r:?}");
+        let pair = r.pair.as_ref().unwrap();
+        assert_eq!(pair.label, "class0");
+        assert!(pair.examined_errors >= 150, "{pair:?}");
+        assert!(!pair.passes && !r.flagged, "{r:?}");
     }
 
     #[test]
