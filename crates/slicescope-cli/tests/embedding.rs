@@ -141,12 +141,12 @@ fn embedding_slicers_recover_a_planted_cluster() {
     assert_eq!(top["outcome"]["kind"], "confusion");
     assert!(top["flags"]["under_covered"]["evidence"].is_string());
     assert_eq!(top["flags"]["label_noise"]["flagged"], false);
-    // The slice is judged in its own view; every view reports its witness
-    // evidence.
+    // The slice is judged in the best witness, here the only view; every
+    // view reports its witness evidence.
     assert_eq!(top["flags"]["label_noise"]["view"], "emb");
     assert_eq!(
         doc["parameters"]["diagnose"]["label_noise"]["witness"],
-        "own"
+        "auto"
     );
     let support = |k: &str| doc["views"][0][k].as_f64().unwrap();
     // Labels are i % 3, unrelated to the embedding: the neighbours of a
