@@ -225,8 +225,7 @@ def flag_counts(slices: list[dict]) -> dict:
     # The whole-slice test at the default thresholds (10 suspects, half the errors, twice the
     # share outside); a flagged slice failing it was flagged by its dominant confusion.
     def whole(ln: dict) -> bool:
-        # The share the slice is held against (schema 2.3), else the overall baseline.
-        b = ln["expected_share"] if "expected_share" in ln else ln["baseline_share"]
+        b = ln["baseline_share"]
         return (ln["examined_suspects"] >= 10 and ln["suspect_share"] >= 0.5
                 and (b is None or ln["suspect_share"] >= 2 * b))
     by_pair = sum(not whole(ln) for ln in flagged)
