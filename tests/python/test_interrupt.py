@@ -4,6 +4,7 @@ KeyboardInterrupt is raised soon after the signal."""
 from __future__ import annotations
 
 import _thread
+import signal
 import threading
 import time
 
@@ -12,6 +13,18 @@ import pyarrow as pa
 import pytest
 
 import slicescope
+
+
+@pytest.fixture(autouse=True)
+def sigint_raises_keyboard_interrupt():
+    """Python turns SIGINT into KeyboardInterrupt only when SIGINT was not
+    ignored when it started, and a background job of a non-interactive
+    shell (`cmd &` in a script) starts with SIGINT ignored. Install the
+    handler an interactive session has, so that these tests measure the
+    scan, not how the test run was started."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
 
 
 def long_scan_table(n: int = 60_000, seed: int = 1) -> pa.Table:
@@ -78,14 +91,16 @@ def test_the_gil_is_released_during_a_scan() -> None:
 @pytest.mark.slow
 def test_sigint_to_a_process_stops_its_scan() -> None:
     """What a terminal's Ctrl-C does: SIGINT to a process in a long scan."""
-    import signal
     import subprocess
     import sys
     import textwrap
 
     code = textwrap.dedent(
         """
+        import signal
         import sys
+        # As in an interactive session, whatever SIGINT was at start.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         sys.path.insert(0, {here!r})
         from test_interrupt import long_scan, long_scan_table
         t = long_scan_table()
