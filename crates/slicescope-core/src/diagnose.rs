@@ -530,9 +530,9 @@ pub fn label_noise_cached(
 
     // The same test on the slice's dominant confusion (the pair with the
     // most examined errors; the first in class order on a tie): label
-    // noise is usually one confusion (annotators
-    // mixing up two classes), which the slice's other errors can dilute.
-    // One pair, not every pair: small pairs would pass by chance.
+    // noise is usually one confusion (annotators mixing up two classes),
+    // which the slice's other errors can dilute. One pair, not every pair:
+    // small pairs would pass by chance.
     let name = |c: u32| classes.names.get(c as usize).cloned().unwrap_or_default();
     let dominant = pairs
         .iter()
