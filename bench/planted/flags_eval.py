@@ -218,21 +218,11 @@ def eval_noise_run(args, sid: str, meta: dict) -> dict | None:
 
 
 def flag_counts(slices: list[dict]) -> dict:
-    """How many of `slices` are flagged as label noise: in all, by the whole-slice test, and by
-    their dominant confusion only (`pair` set, the whole slice not passing)."""
-    flagged = [sl["flags"]["label_noise"] for sl in slices
-               if sl["flags"]["label_noise"] and sl["flags"]["label_noise"]["flagged"]]
-    # The whole-slice test at the default thresholds (10 suspects, half the errors, twice the
-    # share outside); a flagged slice failing it was flagged by its dominant confusion.
-    def whole(ln: dict) -> bool:
-        b = ln["baseline_share"]
-        return (ln["examined_suspects"] >= 10 and ln["suspect_share"] >= 0.5
-                and (b is None or ln["suspect_share"] >= 2 * b))
-    by_pair = sum(not whole(ln) for ln in flagged)
-    return {"slices": len(slices), "flagged": len(flagged),
-            "share": len(flagged) / len(slices) if slices else 0.0,
-            "by_dominant_confusion_only": by_pair}
-
+    """How many of `slices` are flagged as label noise."""
+    flagged = sum(bool(sl["flags"]["label_noise"] and sl["flags"]["label_noise"]["flagged"])
+                  for sl in slices)
+    return {"slices": len(slices), "flagged": flagged,
+            "share": flagged / len(slices) if slices else 0.0}
 
 if __name__ == "__main__":
     sys.exit(main())
