@@ -25,7 +25,7 @@ use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 use crate::attributes::{Encoded, Predicate, Value};
 use crate::error::{Error, Result};
-use crate::outcome::Classes;
+use crate::outcome::{Classes, Confidence};
 use crate::rng::Rng;
 use crate::slicers::spotlight::{clean_simd_state, thousands};
 use crate::stats::wilson;
@@ -260,10 +260,11 @@ pub struct SuspectPair {
 ///    ([`Vote::OverLabel`], the default), or more than half of them carry
 ///    the predicted label ([`Vote::Majority`]) — the data around it say
 ///    what the model says, not what its label says — and
-/// 2. when `confidence` is given (the model's probability of its predicted
-///    class per row), the prediction is confident: `confidence[i]` is at
-///    least the per-class threshold of confident learning, the mean
-///    confidence of all rows predicted as that class ([`class_thresholds`]).
+/// 2. when `confidence` is given (the model's probabilities of its
+///    prediction and of the given label, per row), the prediction is
+///    confident: the probability of the predicted class `c` is at least
+///    confident learning's threshold for `c`, the mean probability of `c`
+///    over the rows *labelled* `c` ([`class_thresholds`]).
 ///
 /// Neighbours are searched in a pool: every row when there are at most
 /// `max_reference`, else a seeded uniform sample of `max_reference` rows,
@@ -304,7 +305,7 @@ pub struct SuspectPair {
 pub fn label_noise(
     view: &ReducedView,
     classes: Option<&Classes>,
-    confidence: Option<&[f64]>,
+    confidence: Option<&Confidence>,
     members: &[u32],
     params: &LabelNoiseParams,
     seed: u64,
@@ -433,7 +434,7 @@ pub fn choose_witness(caches: &[Option<NeighbourCache>]) -> Option<usize> {
 pub fn label_noise_cached(
     view: &ReducedView,
     classes: Option<&Classes>,
-    confidence: Option<&[f64]>,
+    confidence: Option<&Confidence>,
     members: &[u32],
     params: &LabelNoiseParams,
     seed: u64,
@@ -482,7 +483,7 @@ pub fn label_noise_cached(
             Vote::OverLabel => votes > nb.iter().filter(|&&r| label[r as usize] == y).count(),
         };
         let confident = match (confidence, &thresholds) {
-            (Some(c), Some(t)) => c[row as usize] >= t[p as usize],
+            (Some(c), Some(t)) => c.predicted[row as usize] >= t[p as usize],
             _ => true,
         };
         (sides && confident).then_some(votes)
@@ -561,7 +562,7 @@ pub fn label_noise_cached(
     let in_pair = |row: u32| pair_key == Some(confusion(row));
     suspects.sort_by(|a, b| {
         let by_conf = match confidence {
-            Some(c) => c[b.0 as usize].total_cmp(&c[a.0 as usize]),
+            Some(c) => c.predicted[b.0 as usize].total_cmp(&c.predicted[a.0 as usize]),
             None => std::cmp::Ordering::Equal,
         };
         in_pair(b.0)
@@ -615,22 +616,21 @@ fn tally(rows: impl Iterator<Item = ((u32, u32), bool)>) -> Vec<((u32, u32), usi
     out
 }
 
-/// The per-class thresholds of confident learning from the confidence of
-/// each row's predicted class: entry `c` is the mean of `confidence` over
-/// the rows predicted as class `c` (NaN for a class never predicted).
-///
-/// Confident learning proper averages p̂(y = c | x) over the rows
-/// *labelled* c; only the predicted class's probability is known here, so
-/// the rows predicted as c stand in for them (on a model that is right
-/// most of the time the two sets largely coincide). Rows beyond the
-/// shorter of `classes.pred` and `confidence`, and predictions outside the
-/// class list, are ignored.
-pub fn class_thresholds(classes: &Classes, confidence: &[f64]) -> Vec<f64> {
+/// The per-class thresholds of confident learning (Northcutt et al. 2021,
+/// the expected self-confidence of each class): entry `c` is the mean of
+/// p̂(y = c | x) over the rows whose given label is `c`, that is of
+/// `confidence.given` over those rows (NaN for a class no row is labelled
+/// with, so that no prediction of it counts as confident). The rows the
+/// model gets wrong are part of the mean, which is what makes it lower
+/// than the mean confidence of the rows predicted as `c`. Rows beyond the
+/// shorter of `classes.label` and `confidence.given`, and labels outside
+/// the class list, are ignored.
+pub fn class_thresholds(classes: &Classes, confidence: &Confidence) -> Vec<f64> {
     let k = classes.names.len();
     let mut sum = vec![0.0f64; k];
     let mut count = vec![0u64; k];
-    for (&p, &c) in classes.pred.iter().zip(confidence) {
-        if let (Some(s), Some(m)) = (sum.get_mut(p as usize), count.get_mut(p as usize)) {
+    for (&y, &c) in classes.label.iter().zip(&confidence.given) {
+        if let (Some(s), Some(m)) = (sum.get_mut(y as usize), count.get_mut(y as usize)) {
             *s += c;
             *m += 1;
         }
@@ -1641,21 +1641,26 @@ fn check_members(members: &[u32], n: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_confidence(confidence: &[f64], n: usize) -> Result<()> {
-    if confidence.len() != n {
-        return Err(Error::ShapeMismatch(format!(
-            "{} confidences for {n} rows",
-            confidence.len()
-        )));
-    }
-    if let Some(i) = confidence
-        .iter()
-        .position(|c| !(c.is_finite() && (0.0..=1.0).contains(c)))
-    {
-        return Err(Error::InvalidInput(format!(
-            "row {i}: confidence {} is not a probability in [0, 1]",
-            confidence[i]
-        )));
+fn check_confidence(confidence: &Confidence, n: usize) -> Result<()> {
+    for (what, v) in [
+        ("predicted-class", &confidence.predicted),
+        ("given-label", &confidence.given),
+    ] {
+        if v.len() != n {
+            return Err(Error::ShapeMismatch(format!(
+                "{} {what} confidences for {n} rows",
+                v.len()
+            )));
+        }
+        if let Some(i) = v
+            .iter()
+            .position(|c| !(c.is_finite() && (0.0..=1.0).contains(c)))
+        {
+            return Err(Error::InvalidInput(format!(
+                "row {i}: {what} confidence {} is not a probability in [0, 1]",
+                v[i]
+            )));
+        }
     }
     Ok(())
 }
@@ -1765,7 +1770,9 @@ mod tests {
     struct Planted {
         view: ReducedView,
         classes: Classes,
-        conf: Vec<f64>,
+        /// The prediction's probability is drawn per row; the given label's
+        /// is the same when the model is right, else half of what is left.
+        conf: Confidence,
         flipped: Vec<u32>,
     }
 
@@ -1819,7 +1826,7 @@ mod tests {
             }
             label.push(y);
             pred.push(p);
-            conf.push(cf);
+            conf.push((cf, if y == p { cf } else { (1.0 - cf) / 2.0 }));
         }
         Planted {
             view: view_of(data, d),
@@ -1828,7 +1835,10 @@ mod tests {
                 label,
                 pred,
             },
-            conf,
+            conf: Confidence {
+                predicted: conf.iter().map(|c| c.0).collect(),
+                given: conf.iter().map(|c| c.1).collect(),
+            },
             flipped,
         }
     }
@@ -1837,7 +1847,7 @@ mod tests {
         label_noise(
             &p.view,
             Some(&p.classes),
-            conf.then_some(&p.conf[..]),
+            conf.then_some(&p.conf),
             members,
             params,
             42,
@@ -1883,7 +1893,11 @@ mod tests {
             );
             if conf {
                 // Most confident first.
-                let c: Vec<f64> = r.suspect_rows.iter().map(|&i| p.conf[i as usize]).collect();
+                let c: Vec<f64> = r
+                    .suspect_rows
+                    .iter()
+                    .map(|&i| p.conf.predicted[i as usize])
+                    .collect();
                 assert!(c.windows(2).all(|w| w[0] >= w[1]), "{c:?}");
             }
         }
@@ -2237,14 +2251,20 @@ mod tests {
         let e = err(label_noise(
             &p.view,
             Some(&p.classes),
-            Some(&p.conf[..10]),
+            Some(&Confidence {
+                predicted: p.conf.predicted[..10].to_vec(),
+                given: p.conf.given.clone(),
+            }),
             &members,
             &lp,
             1,
         ));
-        assert!(e.contains("confidences for 3550 rows"), "{e}");
+        assert!(
+            e.contains("10 predicted-class confidences for 3550 rows"),
+            "{e}"
+        );
         let mut conf = p.conf.clone();
-        conf[7] = f64::NAN;
+        conf.given[7] = f64::NAN;
         let e = err(label_noise(
             &p.view,
             Some(&p.classes),
@@ -2253,7 +2273,7 @@ mod tests {
             &lp,
             1,
         ));
-        assert!(e.contains("row 7"), "{e}");
+        assert!(e.contains("row 7: given-label confidence NaN"), "{e}");
         let mut classes = p.classes.clone();
         classes.label[11] = 3;
         let e = err(label_noise(&p.view, Some(&classes), None, &members, &lp, 1));
@@ -2369,16 +2389,26 @@ mod tests {
     }
 
     #[test]
-    fn class_thresholds_are_mean_confidence_per_predicted_class() {
+    fn class_thresholds_are_the_mean_probability_of_each_given_label() {
+        // Confident learning's threshold of class c averages p̂(c | x) over
+        // the rows labelled c, the misclassified ones included: row 1
+        // (labelled 0, predicted 1) pulls class 0's threshold down to 0.55,
+        // where the rows predicted 0 would average (0.9 + 0.5 + 0.7) / 3.
         let classes = Classes {
-            names: names(3),
+            names: names(4),
             label: vec![0, 0, 1, 1, 2],
             pred: vec![0, 1, 1, 0, 0],
         };
-        let t = class_thresholds(&classes, &[0.9, 0.6, 0.8, 0.5, 0.7]);
-        assert!((t[0] - 0.7).abs() < 1e-12);
-        assert!((t[1] - 0.7).abs() < 1e-12);
-        assert!(t[2].is_nan());
+        let conf = Confidence {
+            predicted: vec![0.9, 0.6, 0.8, 0.5, 0.7],
+            given: vec![0.9, 0.2, 0.8, 0.4, 0.1],
+        };
+        let t = class_thresholds(&classes, &conf);
+        assert!((t[0] - 0.55).abs() < 1e-12, "{t:?}");
+        assert!((t[1] - 0.6).abs() < 1e-12, "{t:?}");
+        assert!((t[2] - 0.1).abs() < 1e-12, "{t:?}");
+        // No row is labelled 3: no prediction of it can be confident.
+        assert!(t[3].is_nan());
     }
 
     // -- shortcuts ---------------------------------------------------------
@@ -2879,7 +2909,11 @@ mod tests {
                 }
             })
             .collect();
-        let conf: Vec<f64> = (0..n).map(|_| 0.3 + 0.7 * rng.uniform()).collect();
+        let predicted: Vec<f64> = (0..n).map(|_| 0.3 + 0.7 * rng.uniform()).collect();
+        let conf = Confidence {
+            given: predicted.iter().map(|c| 1.0 - c).collect(),
+            predicted,
+        };
         let classes = Classes {
             names: names(10),
             label,

@@ -147,7 +147,7 @@ pub(crate) struct Context<'a> {
     pub binary: bool,
     pub metric: &'a str,
     pub classes: Option<&'a Classes>,
-    pub confidence: Option<&'a [f64]>,
+    pub confidence: Option<&'a crate::outcome::Confidence>,
     pub index: Option<AttributeIndex<'a>>,
     pub encoded: &'a crate::attributes::Encoded,
     pub views: &'a [ReducedView],

@@ -137,12 +137,25 @@ pub struct Outcome {
     pub derivation: String,
     /// Classes, for classification tasks.
     pub classes: Option<Classes>,
-    /// The model's probability of its own prediction per row, when the
-    /// outcome came with probabilities (a probability vector, or a binary
-    /// score in [0, 1]); used by the label-noise diagnosis.
-    pub confidence: Option<Vec<f64>>,
+    /// The model's probabilities of its prediction and of the given label
+    /// per row, when the outcome came with probabilities (a probability
+    /// vector, or a binary score in [0, 1]); used by the label-noise
+    /// diagnosis.
+    pub confidence: Option<Confidence>,
     /// Things the user should know (never errors).
     pub notes: Vec<String>,
+}
+
+/// What confident learning reads of a model's probabilities, per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confidence {
+    /// p̂(predicted class | x): the probability of the model's own
+    /// prediction.
+    pub predicted: Vec<f64>,
+    /// p̂(given label | x): the probability the model gives the row's
+    /// label; its mean over the rows of a label is that label's threshold
+    /// (`diagnose::class_thresholds`).
+    pub given: Vec<f64>,
 }
 
 /// Derive the error signal. `weight` names an optional weight column.
@@ -516,7 +529,8 @@ fn probabilities(
     }
     let mut pi = Vec::with_capacity(n);
     let mut errors = Vec::with_capacity(n);
-    let mut confidence = Vec::with_capacity(n);
+    let mut predicted = Vec::with_capacity(n);
+    let mut given = Vec::with_capacity(n);
     for r in 0..n {
         let row = &values[r * dim..(r + 1) * dim];
         let mut best = 0usize;
@@ -526,7 +540,8 @@ fn probabilities(
             }
         }
         pi.push(best as u32);
-        confidence.push(f64::from(row[best]).clamp(0.0, 1.0));
+        predicted.push(f64::from(row[best]).clamp(0.0, 1.0));
+        given.push(f64::from(row[li[r] as usize]).clamp(0.0, 1.0));
         errors.push(match signal {
             Signal::Error => f64::from(u8::from(best as u32 != li[r])),
             Signal::Loss => -(row[li[r] as usize] as f64).max(1e-15).ln(),
@@ -554,7 +569,7 @@ fn probabilities(
             label: li,
             pred: pi,
         }),
-        confidence: Some(confidence),
+        confidence: Some(Confidence { predicted, given }),
         notes: vec![],
     })
 }
@@ -654,12 +669,20 @@ fn binary(
         .collect();
     let names = vec![neg, pos];
     // The score is a probability only when it lies in [0, 1].
-    let binary_confidence = scores.iter().all(|s| (0.0..=1.0).contains(s)).then(|| {
-        scores
-            .iter()
-            .map(|&s| if s >= threshold { s } else { 1.0 - s })
-            .collect::<Vec<f64>>()
-    });
+    let binary_confidence = scores
+        .iter()
+        .all(|s| (0.0..=1.0).contains(s))
+        .then(|| Confidence {
+            predicted: scores
+                .iter()
+                .map(|&s| if s >= threshold { s } else { 1.0 - s })
+                .collect(),
+            given: y
+                .iter()
+                .zip(&scores)
+                .map(|(&yi, &s)| if yi { s } else { 1.0 - s })
+                .collect(),
+        });
     let label_idx: Vec<u32> = y.iter().map(|&b| u32::from(b)).collect();
     let pred_idx: Vec<u32> = scores.iter().map(|&s| u32::from(s >= threshold)).collect();
     let (metric, derivation) = match signal {
@@ -928,10 +951,16 @@ mod tests {
         };
         let o = derive(&f, &spec(Signal::Error), None).unwrap();
         assert_eq!(o.errors, vec![0.0, 1.0, 0.0]);
-        // Confidence: the probability of the predicted (argmax) class.
+        // Confidence: the probability of the predicted (argmax) class, and
+        // of the given label.
         let conf = o.confidence.unwrap();
-        let want = [0.7f32, 0.6, 0.8].map(f64::from);
-        assert!(conf.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12));
+        let close = |got: &[f64], want: [f32; 3]| {
+            got.iter()
+                .zip(want.map(f64::from))
+                .all(|(a, b)| (a - b).abs() < 1e-12)
+        };
+        assert!(close(&conf.predicted, [0.7, 0.6, 0.8]));
+        assert!(close(&conf.given, [0.7, 0.3, 0.8]));
         let o = derive(&f, &spec(Signal::Loss), None).unwrap();
         assert!((o.errors[1] - (-(0.3f32 as f64).ln())).abs() < 1e-9);
         assert!(!o.binary);
@@ -1001,6 +1030,13 @@ mod tests {
         assert!(e.contains("--positive"), "{e}");
         let o = derive(&f, &spec(Some(">50K")), None).unwrap();
         assert_eq!(o.errors, vec![0.0, 1.0, 1.0]);
+        // The score is P(positive): the prediction's probability is the
+        // score or its complement, and so is the given label's.
+        let conf = o.confidence.unwrap();
+        let close =
+            |got: &[f64], want: [f64; 3]| got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12);
+        assert!(close(&conf.predicted, [0.9, 0.6, 0.8]), "{conf:?}");
+        assert!(close(&conf.given, [0.9, 0.4, 0.2]), "{conf:?}");
         let e = derive(&f, &spec(Some("yes")), None)
             .unwrap_err()
             .to_string();

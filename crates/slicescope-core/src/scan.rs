@@ -996,7 +996,7 @@ pub fn scan(
         binary: out.binary,
         metric: &out.metric,
         classes: out.classes.as_ref(),
-        confidence: out.confidence.as_deref(),
+        confidence: out.confidence.as_ref(),
         index,
         encoded: &enc,
         views: &reduced,
