@@ -77,8 +77,9 @@ pub struct LabelNoiseParams {
     /// The neighbour pool: every row when the data hold at most this many,
     /// else a seeded uniform sample of this many rows (> `k`).
     pub max_reference: usize,
-    /// Smallest share of suspects among the slice's examined errors that
-    /// flags the slice, in [0, 1].
+    /// Smallest share of the slice's examined errors whose neighbours side
+    /// with the prediction ([`LabelNoise::sided_share`]; the suspects
+    /// themselves without confidence) that flags the slice, in [0, 1].
     pub min_share: f64,
     /// Smallest ratio of the slice's suspect share to the baseline's that
     /// flags the slice (≥ 0).
@@ -200,6 +201,12 @@ pub struct LabelNoise {
     pub suspects: u64,
     /// `examined_suspects / examined_errors`.
     pub suspect_share: f64,
+    /// Share of the examined errors whose neighbours side with the
+    /// prediction, confident or not: `suspect_share` without confidence,
+    /// at least it with. None when read from a result of schema 2.3 or
+    /// older.
+    #[serde(default)]
+    pub sided_share: Option<f64>,
     /// Misclassified rows outside the slice examined for the baseline.
     pub baseline_examined: u64,
     /// Share of suspects among those rows; None when no row outside the
@@ -240,6 +247,11 @@ pub struct SuspectPair {
     pub examined_suspects: u64,
     /// `examined_suspects / examined_errors`.
     pub suspect_share: f64,
+    /// Share of them whose neighbours side with the prediction (see
+    /// [`LabelNoise::sided_share`]); None when read from a result of
+    /// schema 2.3 or older.
+    #[serde(default)]
+    pub sided_share: Option<f64>,
     /// These errors alone pass the test's three thresholds (the flag
     /// itself is the whole slice's test).
     #[serde(default)]
@@ -277,9 +289,11 @@ pub struct SuspectPair {
 /// `max_baseline` misclassified rows over all rows, drawn once per view
 /// (see [`NeighbourCache`]), less those in the slice — a uniform sample of
 /// the errors outside the slice. The slice is
-/// flagged when at least `min_suspects` examined errors are suspects, their
-/// share is at least `min_share`, and (when the baseline exists) at least
-/// `min_ratio` times the baseline's share. The slice's dominant confusion
+/// flagged when at least `min_suspects` examined errors are suspects, the
+/// neighbours side with the prediction for at least `min_share` of them
+/// (condition 1 alone: with confidence the gate would cut the share even
+/// where every label is wrong), and (when the baseline exists) the
+/// suspects' share is at least `min_ratio` times the baseline's. The slice's dominant confusion
 /// (the given label → prediction pair with the most examined errors) is
 /// reported with its own share and whether it alone would pass
 /// ([`LabelNoise::pair`]): wrong labels usually come from one confusion,
@@ -474,8 +488,9 @@ pub fn label_noise_cached(
     let thresholds = confidence.map(|c| class_thresholds(classes, c));
     let neighbours = nearest_neighbours(view, &examined, &cache.pool, params.k)?;
 
-    // A suspect's neighbour agreement (votes for the prediction), or None.
-    let judge = |row: u32, nb: &[u32]| -> Option<usize> {
+    // Whether the neighbours side with the prediction, and a suspect's
+    // neighbour agreement (votes for the prediction) or None.
+    let judge = |row: u32, nb: &[u32]| -> (bool, Option<usize>) {
         let (p, y) = (pred[row as usize], label[row as usize]);
         let votes = nb.iter().filter(|&&r| label[r as usize] == p).count();
         let sides = match params.vote {
@@ -486,10 +501,10 @@ pub fn label_noise_cached(
             (Some(c), Some(t)) => c.predicted[row as usize] >= t[p as usize],
             _ => true,
         };
-        (sides && confident).then_some(votes)
+        (sides, (sides && confident).then_some(votes))
     };
 
-    let verdicts: Vec<Option<usize>> = examined
+    let verdicts: Vec<(bool, Option<usize>)> = examined
         .iter()
         .zip(&neighbours)
         .map(|(&row, nb)| judge(row, nb))
@@ -497,16 +512,17 @@ pub fn label_noise_cached(
     let mut suspects: Vec<(u32, usize)> = examined
         .iter()
         .zip(&verdicts)
-        .filter_map(|(&row, v)| v.map(|v| (row, v)))
+        .filter_map(|(&row, v)| v.1.map(|v| (row, v)))
         .collect();
     let confusion = |row: u32| (label[row as usize], pred[row as usize]);
     let baseline_suspects = baseline
         .iter()
-        .filter(|(row, nb)| judge(*row, nb).is_some())
+        .filter(|(row, nb)| judge(*row, nb).1.is_some())
         .count();
 
     let examined_suspects = suspects.len();
     let share = examined_suspects as f64 / examined.len() as f64;
+    let sided_share = verdicts.iter().filter(|v| v.0).count() as f64 / examined.len() as f64;
     let estimated = if examined.len() == slice_errors.len() {
         examined_suspects as u64
     } else {
@@ -514,19 +530,26 @@ pub fn label_noise_cached(
     };
     let baseline_share =
         (!baseline.is_empty()).then(|| baseline_suspects as f64 / baseline.len() as f64);
-    let passes = |suspects: usize, share: f64| {
+    // The neighbours contradict the labels of at least `min_share` of the
+    // errors, and the suspects (contradicted and, with confidence,
+    // confident) are enough and stand out from the errors outside. Without
+    // confidence the two shares are one; with it the share floor is not
+    // asked of the confident ones, whose share is cut by the gate even
+    // where every label is wrong (a wrong label's prediction is confident
+    // about as often as any other).
+    let passes = |suspects: usize, share: f64, sided: f64| {
         suspects >= params.min_suspects
-            && share >= params.min_share
+            && sided >= params.min_share
             && baseline_share.is_none_or(|b| share >= params.min_ratio * b)
     };
-    let whole = passes(examined_suspects, share);
+    let whole = passes(examined_suspects, share, sided_share);
 
     // The slice's examined errors and suspects by confusion.
     let pairs = tally(
         examined
             .iter()
             .zip(&verdicts)
-            .map(|(&row, v)| (confusion(row), v.is_some())),
+            .map(|(&row, v)| (confusion(row), v.0, v.1.is_some())),
     );
 
     // The same test on the slice's dominant confusion (the pair with the
@@ -535,19 +558,24 @@ pub fn label_noise_cached(
     // which the slice's other errors can dilute. One pair, not every pair:
     // small pairs would pass by chance.
     let name = |c: u32| classes.names.get(c as usize).cloned().unwrap_or_default();
-    let dominant = pairs
-        .iter()
-        .fold(None::<&((u32, u32), usize, usize)>, |best, p| match best {
-            Some(b) if b.1 >= p.1 => Some(b),
-            _ => Some(p),
-        });
-    let pair = dominant.map(|&((l, p), n, s)| SuspectPair {
-        label: name(l),
-        pred: name(p),
-        examined_errors: n as u64,
-        examined_suspects: s as u64,
-        suspect_share: s as f64 / n as f64,
-        passes: passes(s, s as f64 / n as f64),
+    let dominant = pairs.iter().fold(None::<&Tally>, |best, p| match best {
+        Some(b) if b.rows >= p.rows => Some(b),
+        _ => Some(p),
+    });
+    let pair = dominant.map(|t| {
+        let (share, sided) = (
+            t.suspects as f64 / t.rows as f64,
+            t.sided as f64 / t.rows as f64,
+        );
+        SuspectPair {
+            label: name(t.key.0),
+            pred: name(t.key.1),
+            examined_errors: t.rows as u64,
+            examined_suspects: t.suspects as u64,
+            suspect_share: share,
+            sided_share: Some(sided),
+            passes: passes(t.suspects, share, sided),
+        }
     });
     // The flag is the whole slice's test: flagging on the dominant
     // confusion as well was measured on the planted benchmark and not kept
@@ -555,7 +583,7 @@ pub fn label_noise_cached(
     let flagged = whole;
     let pair_key = dominant
         .filter(|_| pair.as_ref().is_some_and(|q| q.passes))
-        .map(|b| b.0);
+        .map(|b| b.key);
 
     // Most confident first; when the dominant confusion passes on its own,
     // its suspects lead.
@@ -584,6 +612,7 @@ pub fn label_noise_cached(
         examined_suspects: examined_suspects as u64,
         suspects: estimated,
         suspect_share: share,
+        sided_share: Some(sided_share),
         baseline_examined: baseline.len() as u64,
         baseline_share,
         k: params.k,
@@ -597,21 +626,39 @@ pub fn label_noise_cached(
     Ok(Some(result))
 }
 
-/// Rows and suspects by confusion: for each (given label, prediction) key
-/// of `rows` (key, suspect?), the rows and the suspects among them, sorted
-/// by key.
-fn tally(rows: impl Iterator<Item = ((u32, u32), bool)>) -> Vec<((u32, u32), usize, usize)> {
-    let mut out: Vec<((u32, u32), usize, usize)> = Vec::new();
-    for (key, suspect) in rows {
-        let i = match out.binary_search_by(|p| p.0.cmp(&key)) {
+/// One confusion's examined errors in the label-noise test.
+struct Tally {
+    /// (given label, prediction).
+    key: (u32, u32),
+    rows: usize,
+    /// Rows whose neighbours side with the prediction.
+    sided: usize,
+    suspects: usize,
+}
+
+/// Rows, sided rows and suspects by confusion: for each (given label,
+/// prediction) key of `rows` (key, sided?, suspect?), sorted by key.
+fn tally(rows: impl Iterator<Item = ((u32, u32), bool, bool)>) -> Vec<Tally> {
+    let mut out: Vec<Tally> = Vec::new();
+    for (key, sided, suspect) in rows {
+        let i = match out.binary_search_by(|p| p.key.cmp(&key)) {
             Ok(i) => i,
             Err(i) => {
-                out.insert(i, (key, 0, 0));
+                out.insert(
+                    i,
+                    Tally {
+                        key,
+                        rows: 0,
+                        sided: 0,
+                        suspects: 0,
+                    },
+                );
                 i
             }
         };
-        out[i].1 += 1;
-        out[i].2 += usize::from(suspect);
+        out[i].rows += 1;
+        out[i].sided += usize::from(sided);
+        out[i].suspects += usize::from(suspect);
     }
     out
 }
@@ -675,7 +722,8 @@ fn label_noise_evidence(r: &LabelNoise, vote: Vote) -> String {
     };
     let claim = if r.used_confidence {
         format!(
-            "{} of {examined} are confident predictions for which {sided}",
+            "for {} of {examined}, {sided}, and {} are also confident predictions",
+            pct(r.sided_share.unwrap_or(r.suspect_share)),
             pct(r.suspect_share)
         )
     } else {
@@ -1982,6 +2030,40 @@ mod tests {
         let without = run(&p, &members, false, &LabelNoiseParams::default());
         assert!(!with.flagged && with.examined_suspects == 0, "{with:?}");
         assert!(without.flagged, "{without:?}");
+    }
+
+    #[test]
+    fn wrong_labels_are_flagged_when_the_gate_keeps_only_some_of_them() {
+        // The model's probability of its prediction on the flipped rows
+        // spans class 0's threshold (about 0.7), as on real data, so the
+        // gate keeps only part of them: fewer than half of the region's
+        // errors are confident suspects, but the neighbours contradict the
+        // labels of most, and the confident ones stand far above the
+        // errors outside (whose predictions are unsure).
+        let p = planted(5, (0.45, 0.95));
+        let members: Vec<u32> = REGION.collect();
+        let r = run(&p, &members, true, &LabelNoiseParams::default());
+        let sided = r.sided_share.unwrap();
+        assert!(r.suspect_share < 0.5 && sided >= 0.5, "{r:?}");
+        assert!(r.flagged, "{r:?}");
+        assert!(
+            r.evidence.contains(&format!("for {}", pct(sided)))
+                && r.evidence.contains(&format!(
+                    "{} are also confident predictions",
+                    pct(r.suspect_share)
+                )),
+            "{}",
+            r.evidence
+        );
+        // Every listed suspect is confident.
+        let t = class_thresholds(&p.classes, &p.conf);
+        assert!(r.suspect_rows.iter().all(|&i| {
+            let c = p.classes.pred[i as usize] as usize;
+            p.conf.predicted[i as usize] >= t[c]
+        }));
+        // Without confidence the two shares are one.
+        let r = run(&p, &members, false, &LabelNoiseParams::default());
+        assert_eq!(r.sided_share, Some(r.suspect_share));
     }
 
     /// The model's own representation of `p`: each row near the centre of
