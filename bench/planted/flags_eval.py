@@ -39,7 +39,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import common
-from evaluate import DEFAULT_BIN, HERE, SETTINGS, best_match, check_binary, scan, write_json
+from evaluate import (DEFAULT_BIN, HERE, SETTINGS, best_match, check_binary, scan, with_probs,
+                      write_json)
 
 
 def main() -> int:
@@ -50,6 +51,10 @@ def main() -> int:
     ap.add_argument("--config", type=Path, help="a slicescope TOML configuration (default: none)")
     ap.add_argument("--eval-noise", type=float, default=0.3,
                     help="share of the chosen subgroup's evaluated labels flipped (part 2)")
+    ap.add_argument("--probs", action="store_true",
+                    help="give slicescope the model's predicted probabilities (--probs) instead of "
+                         "the predicted class, so that the label-noise test gates suspects by "
+                         "confidence as confident learning does")
     args = ap.parse_args()
     if not 0.0 < args.eval_noise < 0.5:
         ap.error("--eval-noise must be in (0, 0.5): above one half the neighbours' majority "
@@ -66,7 +71,11 @@ def main() -> int:
         extra = (["--attributes", "fine,patch", "--categorical", "patch"]
                  if meta["spec"]["dataset"] == "fashion" else [])
         extra += ["--config", str(args.config)] if args.config else []
-        res = scan(args.slicescope_bin, d / "data.parquet", d, seed, out, extra)
+        table, outcome = d / "data.parquet", None
+        if args.probs:
+            table = d / "data_probs.parquet"
+            outcome = with_probs(pq.read_table(d / "data.parquet"), d, table)
+        res = scan(args.slicescope_bin, table, d, seed, out, extra, outcome)
         if res is None:
             return 3
         # Every table of part 1 has clean evaluated labels: any listed slice flagged as label
@@ -130,6 +139,7 @@ def main() -> int:
     flagged = [r for r in noisy_eval if r["label_noise"]]
     sus = sum(r["suspects"] for r in flagged)
     summary["config"] = args.config.read_text() if args.config else None
+    summary["outcome"] = "probs" if args.probs else "pred"
     summary["noisy_eval_labels_flagged"] = {
         "runs": len(noisy_eval), "flagged": len(ok), "share": share, "target_at_least": 0.80,
         "met": share >= 0.80, "flip_share": args.eval_noise,
@@ -194,11 +204,15 @@ def eval_noise_run(args, sid: str, meta: dict) -> dict | None:
     cols["error"] = pa.array((label != pred).tolist(), pa.bool_())
     noisy_table = d / "data_eval_noise.parquet"
     pq.write_table(pa.table(cols), noisy_table)
+    outcome = None
+    if args.probs:
+        outcome = with_probs(pa.table(cols), d, d / "data_eval_noise_probs.parquet")
+        noisy_table = d / "data_eval_noise_probs.parquet"
     extra = (["--attributes", "fine,patch", "--categorical", "patch"]
              if spec["dataset"] == "fashion" else [])
     extra += ["--config", str(args.config)] if args.config else []
     res = scan(args.slicescope_bin, noisy_table, d, int(spec["seed"]) % (2**31),
-               d / "flags_eval_noise.json", extra)
+               d / "flags_eval_noise.json", extra, outcome)
     if res is None:
         return None
     best, best_j = best_match(set(rows.tolist()), res["slices"])

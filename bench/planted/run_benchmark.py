@@ -104,13 +104,19 @@ def summarize(rows: list[dict]) -> dict:
             "ap": mean([r["ap"] for r in rows]), "recovered": mean([float(r["recovered"]) for r in rows])}
 
 
-def targets(ss: dict, dom: dict, multi_recovered: float) -> list[dict]:
-    ratio = ss["p10"] / dom["p10"] if dom["p10"] > 0 else float("inf")
+def targets(ss: dict, dom: dict | None, multi_recovered: float) -> list[dict]:
+    """The targets' values and verdicts; the ratio to Domino is not measured (value and verdict
+    None) when Domino was not run (`dom` None)."""
+    if dom is None:
+        ratio = met = missed = None
+    else:
+        ratio = ss["p10"] / dom["p10"] if dom["p10"] > 0 else float("inf")
+        met, missed = ratio >= TARGET_RATIO, max(0.0, TARGET_RATIO - ratio)
     return [
         {"target": f"slicescope mean P@10 >= {TARGET_P10}", "value": ss["p10"],
          "met": ss["p10"] >= TARGET_P10, "missed_by": max(0.0, TARGET_P10 - ss["p10"])},
         {"target": f"slicescope mean P@10 >= {TARGET_RATIO}x Domino's", "value": ratio,
-         "met": ratio >= TARGET_RATIO, "missed_by": max(0.0, TARGET_RATIO - ratio)},
+         "met": met, "missed_by": missed},
         {"target": f">= {TARGET_MULTI:.0%} of planted slices recovered in multi-slice settings (slicescope)",
          "value": multi_recovered, "met": multi_recovered >= TARGET_MULTI,
          "missed_by": max(0.0, TARGET_MULTI - multi_recovered)},
@@ -206,6 +212,11 @@ def fmt(x, pct=False):
     return f"{x:.0%}" if pct else f"{x:.2f}"
 
 
+def verdict(met: bool | None) -> str:
+    """A target's verdict in the Markdown tables."""
+    return "not measured" if met is None else "yes" if met else "**no**"
+
+
 def md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -234,7 +245,7 @@ def build_report(records: list[dict], settings_meta: dict, tools: list[str], tim
         tg = targets(summary["overall"]["slicescope"], summary["overall"][best],
                      summary["per_type"]["slicescope"]["multi"]["recovered"])
     elif "slicescope" in tools:
-        tg = targets(summary["overall"]["slicescope"], {"p10": 0.0},
+        tg = targets(summary["overall"]["slicescope"], None,
                      summary["per_type"]["slicescope"]["multi"]["recovered"])
 
     md = ["# Planted-slice benchmark: slicescope vs Domino 0.1.5", ""]
@@ -281,8 +292,8 @@ def build_report(records: list[dict], settings_meta: dict, tools: list[str], tim
     if tg:
         md.append("\n## Targets\n")
         md.append(md_table(["target", "value", "met", "missed by"],
-                           [[x["target"], fmt(x["value"]), "yes" if x["met"] else "**no**",
-                             "–" if x["met"] else fmt(x["missed_by"])] for x in tg]))
+                           [[x["target"], fmt(x["value"]), verdict(x["met"]),
+                             "–" if x["met"] is not False else fmt(x["missed_by"])] for x in tg]))
     md.append("\n## Per setting and planted slice (combined views)\n")
     rows = []
     for sid, meta in settings_meta.items():
@@ -342,6 +353,9 @@ def print_console(report: dict, tools: list[str], records: list[dict] | None = N
     if report["targets"]:
         print("\n=== targets ===")
         for x in report["targets"]:
+            if x["met"] is None:
+                print(f"N/A    {x['target']}: not measured (Domino was not run)")
+                continue
             print(f"{'MET   ' if x['met'] else 'MISSED'} {x['target']}: {x['value']:.3f}"
                   + ("" if x["met"] else f" (missed by {x['missed_by']:.3f})"))
 
