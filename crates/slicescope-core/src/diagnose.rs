@@ -288,12 +288,12 @@ pub struct SuspectPair {
 /// The same share is computed for the baseline: a seeded sample of up to
 /// `max_baseline` misclassified rows over all rows, drawn once per view
 /// (see [`NeighbourCache`]), less those in the slice — a uniform sample of
-/// the errors outside the slice. The slice is
-/// flagged when at least `min_suspects` examined errors are suspects, the
-/// neighbours side with the prediction for at least `min_share` of them
-/// (condition 1 alone: with confidence the gate would cut the share even
-/// where every label is wrong), and (when the baseline exists) the
-/// suspects' share is at least `min_ratio` times the baseline's. The slice's dominant confusion
+/// the errors outside the slice. The slice is flagged when at least
+/// `min_suspects` examined errors are suspects, the neighbours side with
+/// the prediction for at least `min_share` of them (condition 1 alone:
+/// with confidence the gate would cut the share even where every label is
+/// wrong), and (when the baseline exists) the suspects' share is at least
+/// `min_ratio` times the baseline's. The slice's dominant confusion
 /// (the given label → prediction pair with the most examined errors) is
 /// reported with its own share and whether it alone would pass
 /// ([`LabelNoise::pair`]): wrong labels usually come from one confusion,
