@@ -169,8 +169,10 @@ def run_domino(python: str, settings: list[tuple[dict, Path]], workdir: Path) ->
     return time.time() - t
 
 
-def run_slicescope(binary: Path, spec: dict, d: Path, scope: str, stamp: str) -> dict:
-    """One slicescope run on the setting's table; cached per binary. Returns its record."""
+def run_slicescope(binary: Path, spec: dict, d: Path, scope: str, stamp: str,
+                   config: Path | None = None) -> dict:
+    """One slicescope run on the setting's table, with `config` if given; cached per binary and
+    configuration (both in `stamp`). Returns its record."""
     out_json, out_m = d / f"ss_{scope}.json", d / f"ss_{scope}_membership.npy"
     rec_path = d / f"ss_{scope}.run.json"
     if rec_path.exists():
@@ -183,6 +185,7 @@ def run_slicescope(binary: Path, spec: dict, d: Path, scope: str, stamp: str) ->
         cmd += ["--view", f"{v}={d / (v + '.npy')}"]
     cmd += ["--slicers", SLICERS, "--json", str(out_json), "--membership", str(out_m),
             "--seed", str(spec["seed"]), "--quiet", "--force"]
+    cmd += ["--config", str(config)] if config else []
     t = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True)
     rec = {"stamp": stamp, "cmd": cmd, "rc": p.returncode, "seconds": time.time() - t,
@@ -370,6 +373,8 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated setting ids")
     ap.add_argument("--skip-domino", action="store_true")
     ap.add_argument("--skip-slicescope", action="store_true")
+    ap.add_argument("--config", type=Path, help="a slicescope TOML configuration for its runs "
+                                                "(default: none, the defaults); pair it with --out")
     ap.add_argument("--out", default=None, help="results JSON (default bench/planted/results/planted.json, "
                                                 "planted-quick.json with --quick)")
     args = ap.parse_args()
@@ -417,10 +422,13 @@ def main() -> int:
             if not snap.exists():
                 snap.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(binary, snap)
-            ss_binary = {"path": str(binary), "sha256_16": stamp}
+            ss_binary = {"path": str(binary), "sha256_16": stamp,
+                         "config": args.config.read_text() if args.config else None}
+            if args.config:
+                stamp += "+config-" + hashlib.sha256(args.config.read_bytes()).hexdigest()[:16]
             t = time.time()
             for spec, d, _ in built:
-                rec = run_slicescope(snap, spec, d, "combined", stamp)
+                rec = run_slicescope(snap, spec, d, "combined", stamp, args.config)
                 log(f"slicescope {spec['id']}: rc={rec['rc']} {rec['seconds']:.1f} s"
                     + (" (cached)" if rec.get("cached") else ""))
             timings["slicescope (runs not cached)"] = time.time() - t
@@ -477,7 +485,9 @@ def main() -> int:
         compute[f"slicescope: {len(ss_seconds)} runs (whole process)"] = float(np.sum(ss_seconds))
     timings.update({f"uncached {k}": v for k, v in compute.items()})
     report, md = build_report(records, settings_meta, tools, timings, args.quick, rejected,
-                              ss_binary["sha256_16"] if ss_binary else None)
+                              (ss_binary["sha256_16"] + (f"… with --config {args.config.name}"
+                                                         if args.config else ""))
+                              if ss_binary else None)
     if "slicescope" in tools:
         report["summary"]["slicescope_all_slices"] = {
             "overall": summarize([r for r in records if r["tool"] == "slicescope_all" and r["scope"] == "combined"])}
