@@ -35,6 +35,7 @@ def main() -> int:
     ap.add_argument("--slicescope-bin", type=Path, default=DEFAULT_BIN)
     ap.add_argument("--planted", type=Path, default=HERE / "results/planted.json")
     ap.add_argument("--out", type=Path, default=HERE / "results/naming.json")
+    ap.add_argument("--config", type=Path, help="a slicescope TOML configuration (default: none)")
     args = ap.parse_args()
     if not check_binary(args.slicescope_bin):
         return 2
@@ -50,8 +51,9 @@ def main() -> int:
         truth = np.load(d / "truth.npz")
         out = d / "naming.json"
         seed = int(meta["spec"]["seed"]) % (2**31)
-        res = scan(args.slicescope_bin, d / "data.parquet", d, seed, out,
-                   ["--attributes", "fine,patch", "--categorical", "patch"])
+        extra = ["--attributes", "fine,patch", "--categorical", "patch"]
+        extra += ["--config", str(args.config)] if args.config else []
+        res = scan(args.slicescope_bin, d / "data.parquet", d, seed, out, extra)
         if res is None:
             return 3
         for i, s in named:
@@ -71,7 +73,7 @@ def main() -> int:
     exact = sum(r["exact"] for r in rows)
     share = exact / len(rows) if rows else 0.0
     summary = {"planted_slices": len(rows), "exact": exact, "share_exact": share, "target": 0.7,
-               "met": share >= 0.7}
+               "met": share >= 0.7, "config": args.config.read_text() if args.config else None}
     write_json(args.out, {"summary": summary, "slices": rows})
     print(f"attribute rule names the planted slice exactly for {exact} of {len(rows)} planted "
           f"slices ({100 * share:.0f}%; target >= 70%): {'met' if summary['met'] else 'MISSED'}")
