@@ -722,7 +722,7 @@ fn label_noise_evidence(r: &LabelNoise, vote: Vote) -> String {
     };
     let claim = if r.used_confidence {
         format!(
-            "for {} of {examined}, {sided}, and {} are also confident predictions",
+            "for {} of {examined}, {sided}; {} are suspects (such errors with a confident prediction)",
             pct(r.sided_share.unwrap_or(r.suspect_share)),
             pct(r.suspect_share)
         )
@@ -2049,7 +2049,7 @@ mod tests {
         assert!(
             r.evidence.contains(&format!("for {}", pct(sided)))
                 && r.evidence.contains(&format!(
-                    "{} are also confident predictions",
+                    "{} are suspects (such errors with a confident prediction), against",
                     pct(r.suspect_share)
                 )),
             "{}",
