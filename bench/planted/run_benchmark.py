@@ -227,7 +227,8 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def build_report(records: list[dict], settings_meta: dict, tools: list[str], timings: dict,
-                 quick: bool, rejected: list | None = None, ss_stamp: str | None = None) -> tuple[dict, str]:
+                 quick: bool, rejected: list | None = None, ss_binary: dict | None = None,
+                 config: Path | None = None) -> tuple[dict, str]:
     def sel(tool, scope, **kw):
         return [r for r in records if r["tool"] == tool and r["scope"] == scope
                 and all(r[k] == v for k, v in kw.items())]
@@ -264,7 +265,8 @@ def build_report(records: list[dict], settings_meta: dict, tools: list[str], tim
               "γ=γ̂=10, PCA min(128, d), reg_covar 1e-3, fitted on the evaluated rows with labels and predicted "
               "probabilities. `slicescope` = `slicescope scan --label label --pred pred --view act=… --view fm=… "
               "--slicers mixture,spotlight,direction` (labels and predicted classes, no probabilities)"
-              + (f", binary sha256 {ss_stamp}…" if ss_stamp else "") + ". The targets compare slicescope with the "
+              + (f", binary sha256 {ss_binary['sha256_16']}…" if ss_binary else "")
+              + (f", with `--config {config.name}`" if config else "") + ". The targets compare slicescope with the "
               "stronger Domino variant.")
     md.append("")
     cols = [t for t in ("domino", "domino_kmeans", "slicescope") if t in tools]
@@ -374,10 +376,13 @@ def main() -> int:
     ap.add_argument("--skip-domino", action="store_true")
     ap.add_argument("--skip-slicescope", action="store_true")
     ap.add_argument("--config", type=Path, help="a slicescope TOML configuration for its runs "
-                                                "(default: none, the defaults); pair it with --out")
+                                                "(default: none, the defaults); results then go to "
+                                                "planted-<config name>.json unless --out is given")
     ap.add_argument("--out", default=None, help="results JSON (default bench/planted/results/planted.json, "
                                                 "planted-quick.json with --quick)")
     args = ap.parse_args()
+    if args.config and not args.config.is_file():
+        ap.error(f"--config {args.config}: no such file")
     t_all = time.time()
     timings: dict[str, float] = {}
     import make_data  # noqa: E402 (imports scikit-learn lazily)
@@ -485,15 +490,15 @@ def main() -> int:
         compute[f"slicescope: {len(ss_seconds)} runs (whole process)"] = float(np.sum(ss_seconds))
     timings.update({f"uncached {k}": v for k, v in compute.items()})
     report, md = build_report(records, settings_meta, tools, timings, args.quick, rejected,
-                              (ss_binary["sha256_16"] + (f"… with --config {args.config.name}"
-                                                         if args.config else ""))
-                              if ss_binary else None)
+                              ss_binary, args.config)
     if "slicescope" in tools:
         report["summary"]["slicescope_all_slices"] = {
             "overall": summarize([r for r in records if r["tool"] == "slicescope_all" and r["scope"] == "combined"])}
     print_console(report, tools, records)
 
-    out = Path(args.out) if args.out else RESULTS / ("planted-quick.json" if args.quick else "planted.json")
+    # A run with a configuration never overwrites the defaults' results unless told to.
+    name = "planted" + (f"-{args.config.stem.replace('_', '-')}" if args.config else "")
+    out = Path(args.out) if args.out else RESULTS / f"{name}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     full = {"tools": tools, "quick": args.quick, "settings": settings_meta, "rejected_candidates": rejected,
             "validity_rule": {"min_error_rate": make_data.VALID_MIN_ERR, "min_lift": make_data.VALID_MIN_LIFT,
