@@ -622,7 +622,7 @@ pub fn label_noise_cached(
         suspect_rows,
         evidence: String::new(),
     };
-    result.evidence = label_noise_evidence(&result, params.vote);
+    result.evidence = label_noise_evidence(&result, params);
     Ok(Some(result))
 }
 
@@ -688,7 +688,7 @@ pub fn class_thresholds(classes: &Classes, confidence: &Confidence) -> Vec<f64> 
         .collect()
 }
 
-fn label_noise_evidence(r: &LabelNoise, vote: Vote) -> String {
+fn label_noise_evidence(r: &LabelNoise, params: &LabelNoiseParams) -> String {
     let examined = if r.examined_errors == r.errors {
         format!("the slice's {} errors", thousands(r.errors as usize))
     } else {
@@ -712,7 +712,7 @@ fn label_noise_evidence(r: &LabelNoise, vote: Vote) -> String {
         "no clear sign of label noise"
     };
     let rows = format!("{} nearest rows in view '{}'", r.k, r.view);
-    let sided = match vote {
+    let sided = match params.vote {
         Vote::Majority => {
             format!("the {rows} mostly carry the predicted label rather than the given one")
         }
@@ -747,7 +747,68 @@ fn label_noise_evidence(r: &LabelNoise, vote: Vote) -> String {
         ),
         _ => String::new(),
     };
-    format!("{verdict}: {claim}{total}, {baseline}{pair}.")
+    let short = if r.flagged {
+        String::new()
+    } else {
+        format!("; not flagged: {}", shortfalls(r, params).join(", "))
+    };
+    format!("{verdict}: {claim}{total}, {baseline}{pair}{short}.")
+}
+
+/// Which of the label-noise test's conditions an unflagged slice misses,
+/// each with its value and the one asked (the values are cut, not rounded,
+/// so that a value shown is never the one asked).
+fn shortfalls(r: &LabelNoise, params: &LabelNoiseParams) -> Vec<String> {
+    let mut out = Vec::new();
+    if r.examined_suspects < params.min_suspects as u64 {
+        out.push(format!(
+            "{} suspect{} ({} asked)",
+            r.examined_suspects,
+            if r.examined_suspects == 1 { "" } else { "s" },
+            params.min_suspects
+        ));
+    }
+    let sided = r.sided_share.unwrap_or(r.suspect_share);
+    if sided < params.min_share {
+        out.push(format!(
+            "the neighbours side with the prediction for {} of the errors ({} asked)",
+            share_below(sided, params.min_share),
+            pct(params.min_share)
+        ));
+    }
+    if let Some(b) = r.baseline_share {
+        if r.suspect_share < params.min_ratio * b {
+            out.push(format!(
+                "suspects {}× as common as outside ({}× asked)",
+                cut(r.suspect_share / b, 2),
+                cut(params.min_ratio, 2)
+            ));
+        }
+    }
+    out
+}
+
+/// `x` as a percentage that does not read as `limit` (x < limit): the
+/// usual [`pct`], or one decimal cut where that rounds up to the limit's.
+fn share_below(x: f64, limit: f64) -> String {
+    let usual = pct(x);
+    if usual == pct(limit) {
+        format!("{}%", cut(100.0 * x, 1))
+    } else {
+        usual
+    }
+}
+
+/// `x ≥ 0` cut (not rounded) to `decimals`, without trailing zeros.
+fn cut(x: f64, decimals: i32) -> String {
+    let scale = 10f64.powi(decimals);
+    let v = (x * scale).floor() / scale;
+    let text = format!("{v:.*}", decimals as usize);
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 /// Rows per block of queries in the neighbour search.
@@ -2018,6 +2079,41 @@ mod tests {
         assert!(!r.flagged, "{r:?}");
         assert!(r.suspect_share < 0.05, "{r:?}");
         assert!(r.evidence.starts_with("no clear sign"), "{}", r.evidence);
+        // It says which condition failed: here the neighbours' verdict.
+        assert!(
+            r.evidence.contains("; not flagged: 0 suspects (10 asked), the neighbours side with the prediction for 0% of the errors (50% asked), suspects 0× as common as outside (2× asked)."),
+            "{}",
+            r.evidence
+        );
+    }
+
+    #[test]
+    fn an_unflagged_slice_names_the_condition_it_misses() {
+        let p = planted(1, (0.85, 0.99));
+        let members: Vec<u32> = REGION.collect();
+        let flagged = run(&p, &members, false, &LabelNoiseParams::default());
+        assert!(flagged.flagged && !flagged.evidence.contains("not flagged"));
+        // The same slice asked for more suspects than it has: that miss is
+        // named, and the conditions it passes are not.
+        let params = LabelNoiseParams {
+            min_suspects: 100_000,
+            ..LabelNoiseParams::default()
+        };
+        let r = run(&p, &members, false, &params);
+        assert!(!r.flagged, "{r:?}");
+        let n = r.examined_suspects;
+        assert!(n >= 10, "{r:?}");
+        let tail = r.evidence.split("; not flagged: ").nth(1).unwrap();
+        assert_eq!(tail, format!("{n} suspects (100000 asked)."));
+    }
+
+    #[test]
+    fn shortfall_values_never_read_as_the_limit() {
+        assert_eq!(cut(1.999, 2), "1.99");
+        assert_eq!(cut(2.0, 2), "2");
+        assert_eq!(cut(1.5, 2), "1.5");
+        assert_eq!(share_below(0.4996, 0.5), "49.9%");
+        assert_eq!(share_below(0.44, 0.5), "44%");
     }
 
     #[test]
