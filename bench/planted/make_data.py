@@ -90,8 +90,11 @@ def candidate_settings(master_seed: int = 0) -> dict:
     """{(dataset, type): [candidate settings in the order they are tried]}.
 
     Each candidate is {id, dataset, type, seed, slices:[{kind, ...}]}; ids are stable (candidate index
-    within its group).  Fully determined by master_seed; no knowledge of any slicer is used."""
+    within its group).  Fully determined by master_seed; no knowledge of any slicer is used.
+    Master seed 0 is the benchmark's; another master seed draws held-out settings, whose ids start
+    with `m<seed>-` so that they are cached apart (e.g. `m1-rt-rare-00`)."""
     out: dict = {}
+    prefix = f"m{master_seed}-" if master_seed else ""
 
     def group(dataset, typ, gi):
         rng = np.random.default_rng([master_seed, gi])
@@ -99,7 +102,7 @@ def candidate_settings(master_seed: int = 0) -> dict:
         out[(dataset, typ)] = lst
 
         def add(slices):
-            lst.append({"id": f"{dataset}-{typ}-{len(lst):02d}", "dataset": dataset, "type": typ,
+            lst.append({"id": f"{prefix}{dataset}-{typ}-{len(lst):02d}", "dataset": dataset, "type": typ,
                         "seed": int(rng.integers(0, 2**31 - 1)), "slices": slices})
         return rng, add
 
@@ -190,13 +193,17 @@ def is_valid(meta: dict) -> bool:
                and s["error_rate"] >= VALID_MIN_LIFT * s["error_rate_outside"] for s in meta["slices"])
 
 
-def select_settings(quick: bool = False, master_seed: int = 0, log=print) -> tuple[list, list]:
+def select_settings(quick: bool = False, master_seed: int = 0, log=print,
+                    groups: list | None = None) -> tuple[list, list]:
     """Build candidates in order (cached) and keep the first valid ones of each group.
 
+    `groups` limits the run to those (dataset, type) pairs (default: all of GROUPS).
     Returns (selected [(spec, dir, meta)], rejected [(spec id, reason)])."""
     selected, rejected = [], []
     cands = candidate_settings(master_seed)
     for dataset, typ, want in GROUPS:
+        if groups is not None and (dataset, typ) not in groups:
+            continue
         want = 1 if quick else want
         got = 0
         for spec in cands[(dataset, typ)]:
@@ -432,13 +439,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one valid setting per dataset x type")
     ap.add_argument("--list", action="store_true", help="list the candidate settings (nothing is built)")
+    ap.add_argument("--master-seed", type=int, default=0,
+                    help="0: the benchmark's settings; another value draws held-out ones (ids m<seed>-...)")
     args = ap.parse_args()
     if args.list:
-        for (ds, typ), lst in candidate_settings().items():
+        for (ds, typ), lst in candidate_settings(args.master_seed).items():
             for s in lst:
                 print(s["id"], s["seed"], "; ".join(describe_slice(ds, x) for x in s["slices"]))
         return 0
-    selected, rejected = select_settings(args.quick)
+    selected, rejected = select_settings(args.quick, args.master_seed)
     print(f"{len(selected)} settings selected, {len(rejected)} candidates rejected")
     return 0
 
