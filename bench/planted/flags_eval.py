@@ -159,16 +159,11 @@ def main() -> int:
     return 0
 
 
-def eval_noise_run(args, sid: str, meta: dict) -> dict | None:
-    """Part 2 for one setting: flip a share of one unplanted subgroup's evaluated labels, rescan,
-    and read the flags of the listed slice that best overlaps that subgroup."""
-    d = SETTINGS / sid
-    spec = meta["spec"]
-    table = pq.read_table(d / "data.parquet")
+def noisy_subgroup(spec: dict, table: pa.Table, planted: np.ndarray, eval_noise: float):
+    """Part 2's noise for one setting, drawn with the setting's seed: (description, the subgroup's
+    rows, the flipped rows, the evaluated labels with those flipped)."""
     label = np.array(table.column("label").to_pylist(), dtype=object)
-    pred = np.array(table.column("pred").to_pylist(), dtype=object)
     rng = np.random.default_rng([int(spec["seed"]) % (2**31), 7])
-    planted = np.load(d / "truth.npz")["s0"]
     if spec["dataset"] == "fashion":
         fine = np.asarray(table.column("fine").to_pylist())
         names = list(common.FINE_NAMES)
@@ -197,8 +192,20 @@ def eval_noise_run(args, sid: str, meta: dict) -> dict | None:
         what = f"{g} & label={c} -> {other}"
         new = lambda n: np.full(n, other, dtype=object)  # noqa: E731
     rows = np.flatnonzero(group)
-    flip = np.sort(rng.choice(rows, max(1, round(args.eval_noise * len(rows))), replace=False))
+    flip = np.sort(rng.choice(rows, max(1, round(eval_noise * len(rows))), replace=False))
     label[flip] = new(len(flip))
+    return what, rows, flip, label
+
+
+def eval_noise_run(args, sid: str, meta: dict) -> dict | None:
+    """Part 2 for one setting: flip a share of one unplanted subgroup's evaluated labels, rescan,
+    and read the flags of the listed slice that best overlaps that subgroup."""
+    d = SETTINGS / sid
+    spec = meta["spec"]
+    table = pq.read_table(d / "data.parquet")
+    pred = np.array(table.column("pred").to_pylist(), dtype=object)
+    planted = np.load(d / "truth.npz")["s0"]
+    what, rows, flip, label = noisy_subgroup(spec, table, planted, args.eval_noise)
     cols = {n: table.column(n) for n in table.column_names}
     cols["label"] = pa.array(label.tolist(), pa.string())
     cols["error"] = pa.array((label != pred).tolist(), pa.bool_())
