@@ -26,7 +26,7 @@ use crate::stats::{self, benjamini_hochberg, LogFactorials, SignalKind, SliceSta
 use crate::views::{prepare_view, ReducedView, ViewParams};
 
 /// Version of the JSON result schema (semver: a major bump breaks readers).
-pub const SCHEMA_VERSION: &str = "2.4.0";
+pub const SCHEMA_VERSION: &str = "2.5.0";
 
 /// An embedding view: one vector per row.
 ///

@@ -72,8 +72,8 @@ use crate::rng::Rng;
 pub struct SpotlightParams {
     /// Spotlights to find, one after the other (default 5).
     pub n_spotlights: usize,
-    /// Minimum spotlight size S: a number of rows (≥ 1) or a fraction of
-    /// the rows (< 1); default 0.02. With frequency weights a row counts
+    /// Minimum spotlight size S on all rows: a number of rows (≥ 1) or a
+    /// fraction of the rows (< 1); default 0.02 (per class: `class_size`). With frequency weights a row counts
     /// its weight relative to the mean weight. With S ≥ n there is nothing
     /// to find (no candidates).
     pub size: f64,
@@ -94,14 +94,79 @@ pub struct SpotlightParams {
     /// default 0.0 means any positive weight (the kernel's support, a
     /// bounded ellipsoid). Must be in [0, 1).
     pub member_threshold: f64,
-    /// Classification: search each label class's rows on their own
-    /// (`n_spotlights` per class with at least 10 rows in error, S a share
-    /// of the class's rows), and restrict each spotlight to its class
-    /// (default false: all rows). A
-    /// failure confined to one label ("positive reviews about the
-    /// director") mixes, on all rows, with the region's rows of the other
-    /// labels, which the model may get right.
-    pub per_class: bool,
+    /// Classification: whether to search each label class's rows on their
+    /// own (`n_spotlights` per class with at least 10 rows in error, S =
+    /// `class_size`) and restrict each spotlight to its class, rather than
+    /// search all rows. A failure confined to one label ("positive reviews
+    /// about the director") mixes, on all rows, with the region's rows of
+    /// the other labels, which the model may get right. Default
+    /// [`PerClass::Auto`]: per class with two label classes.
+    pub per_class: PerClass,
+    /// Minimum spotlight size per label class: a number of rows (≥ 1) or a
+    /// fraction of the class's rows (< 1); default 0.01.
+    pub class_size: f64,
+}
+
+/// When the spotlight slicer searches each label class on its own
+/// ([`SpotlightParams::per_class`]). In a configuration: `true`, `false`
+/// or `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PerClass {
+    /// Per class when the label has at most [`AUTO_MAX_CLASSES`] classes
+    /// (a binary task, whose errors are false positives and false
+    /// negatives, different failures); all rows otherwise (the search's
+    /// cost grows with the number of classes).
+    #[default]
+    Auto,
+    /// Always per class (`true`).
+    Always,
+    /// Always on all rows (`false`).
+    Never,
+}
+
+/// [`PerClass::Auto`] searches per class with at most this many classes.
+pub const AUTO_MAX_CLASSES: usize = 2;
+
+impl PerClass {
+    /// Whether a label with `classes` classes is searched per class.
+    pub fn applies(self, classes: usize) -> bool {
+        match self {
+            PerClass::Auto => classes <= AUTO_MAX_CLASSES,
+            PerClass::Always => true,
+            PerClass::Never => false,
+        }
+    }
+}
+
+impl Serialize for PerClass {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            PerClass::Auto => s.serialize_str("auto"),
+            PerClass::Always => s.serialize_bool(true),
+            PerClass::Never => s.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PerClass {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Word(String),
+        }
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("per_class must be true, false or \"auto\""))?
+        {
+            Raw::Flag(true) => Ok(PerClass::Always),
+            Raw::Flag(false) => Ok(PerClass::Never),
+            Raw::Word(w) if w == "auto" => Ok(PerClass::Auto),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "per_class must be true, false or \"auto\", got \"{w}\""
+            ))),
+        }
+    }
 }
 
 impl Default for SpotlightParams {
@@ -114,7 +179,8 @@ impl Default for SpotlightParams {
             barrier_scale: 1.0,
             n_starts: 3,
             member_threshold: 0.0,
-            per_class: false,
+            per_class: PerClass::Auto,
+            class_size: 0.01,
         }
     }
 }
@@ -131,6 +197,15 @@ impl SpotlightParams {
                 format!(
                     "must be a number of rows ≥ 1 or a fraction in (0, 1), got {}",
                     self.size
+                ),
+            ));
+        }
+        if !(self.class_size.is_finite() && self.class_size > 0.0) {
+            return Err(Error::param(
+                "spotlight.class_size",
+                format!(
+                    "must be a number of rows ≥ 1 or a fraction in (0, 1) of a class's rows, got {}",
+                    self.class_size
                 ),
             ));
         }
@@ -176,6 +251,14 @@ impl SpotlightSlicer {
     /// A slicer with these parameters.
     pub fn new(params: SpotlightParams) -> Self {
         SpotlightSlicer { params }
+    }
+
+    /// The slicer that searches one label class's rows: S is `class_size`.
+    fn per_class_slicer(&self) -> SpotlightSlicer {
+        SpotlightSlicer::new(SpotlightParams {
+            size: self.params.class_size,
+            ..self.params.clone()
+        })
     }
 }
 
@@ -232,9 +315,13 @@ impl EmbeddingSlicer for SpotlightSlicer {
         self.validate()?;
         check_input(input)?;
         clean_simd_state();
-        match input.classes.filter(|_| self.params.per_class) {
+        let per_class = input
+            .classes
+            .filter(|c| self.params.per_class.applies(c.names.len()));
+        match per_class {
             None => Ok(self.fit_rows(input)),
             Some(classes) => {
+                let slicer = self.per_class_slicer();
                 let mut out = Vec::new();
                 for (k, (name, rows)) in classes
                     .names
@@ -260,7 +347,7 @@ impl EmbeddingSlicer for SpotlightSlicer {
                         .fork(k as u64)
                         .next_u64();
                     let sub = super::RowSubset::new(input, &rows);
-                    let found = self.fit_rows(&sub.input(input.binary, seed));
+                    let found = slicer.fit_rows(&sub.input(input.binary, seed));
                     out.extend(
                         found
                             .into_iter()
@@ -323,7 +410,8 @@ impl EmbeddingSlicer for SpotlightSlicer {
             .collect();
         let sub = super::RowSubset::new(input, &rows);
         Ok(Some(
-            self.refit_rows(&sub.input(input.binary, input.seed), center, precision)
+            self.per_class_slicer()
+                .refit_rows(&sub.input(input.binary, input.seed), center, precision)
                 .map(|c| in_class(c, &rows, name, input.n_rows()))
                 .into_iter()
                 .collect(),
@@ -1371,6 +1459,89 @@ mod tests {
     }
 
     #[test]
+    fn auto_searches_per_class_with_two_classes_only() {
+        let n = 2000;
+        let (v, errors, classes, _) = one_label_failure(n, 4);
+        let params = SpotlightParams {
+            n_spotlights: 1,
+            ..SpotlightParams::default()
+        };
+        assert_eq!(params.per_class, PerClass::Auto);
+        let slicer = SpotlightSlicer::new(params);
+        let restricted = |found: &[Candidate]| {
+            found
+                .iter()
+                .all(|c| matches!(&c.definition, Definition::Kernel { class: Some(_), .. }))
+        };
+        // Two classes: one search per class, each restricted to its class.
+        let two = slicer
+            .fit(&EmbeddingInput {
+                classes: Some(&classes),
+                ..input(&v, &errors, 3)
+            })
+            .unwrap();
+        assert_eq!(two.len(), 2, "{two:?}");
+        assert!(restricted(&two));
+        // The same rows with a third (empty) class: all rows, unrestricted.
+        let three_classes = Classes {
+            names: vec!["a".into(), "b".into(), "c".into()],
+            ..classes.clone()
+        };
+        let three = slicer
+            .fit(&EmbeddingInput {
+                classes: Some(&three_classes),
+                ..input(&v, &errors, 3)
+            })
+            .unwrap();
+        assert_eq!(three.len(), 1, "{three:?}");
+        assert!(three.iter().all(|c| !restricted(std::slice::from_ref(c))));
+        assert!(PerClass::Auto.applies(AUTO_MAX_CLASSES));
+        assert!(!PerClass::Auto.applies(AUTO_MAX_CLASSES + 1));
+        assert!(PerClass::Always.applies(10) && !PerClass::Never.applies(2));
+    }
+
+    #[test]
+    fn per_class_reads_true_false_or_auto() {
+        let read = |text: &str| toml::from_str::<SpotlightParams>(text).map(|p| p.per_class);
+        assert_eq!(read("per_class = true").unwrap(), PerClass::Always);
+        assert_eq!(read("per_class = false").unwrap(), PerClass::Never);
+        assert_eq!(read("per_class = \"auto\"").unwrap(), PerClass::Auto);
+        assert_eq!(read("").unwrap(), PerClass::Auto);
+        let err = read("per_class = \"yes\"").unwrap_err().to_string();
+        assert!(
+            err.contains("true, false or \"auto\", got \"yes\""),
+            "{err}"
+        );
+        let err = read("per_class = 1").unwrap_err().to_string();
+        assert!(
+            err.contains("per_class must be true, false or \"auto\""),
+            "{err}"
+        );
+        // Written back as read, so that a recorded configuration reruns.
+        for (value, json) in [
+            (PerClass::Auto, "\"auto\""),
+            (PerClass::Always, "true"),
+            (PerClass::Never, "false"),
+        ] {
+            assert_eq!(serde_json::to_string(&value).unwrap(), json);
+            assert_eq!(serde_json::from_str::<PerClass>(json).unwrap(), value);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_class_size() {
+        for class_size in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            invalid(
+                SpotlightParams {
+                    class_size,
+                    ..Default::default()
+                },
+                "spotlight.class_size",
+            );
+        }
+    }
+
+    #[test]
     fn per_class_finds_a_failure_confined_to_one_label() {
         let n = 4000;
         let (v, errors, classes, planted) = one_label_failure(n, 8);
@@ -1386,11 +1557,13 @@ mod tests {
         };
         let params = SpotlightParams {
             n_spotlights: 2,
+            per_class: PerClass::Never,
             ..SpotlightParams::default()
         };
         let all_rows = SpotlightSlicer::new(params.clone()).fit(&inp).unwrap();
         let slicer = SpotlightSlicer::new(SpotlightParams {
-            per_class: true,
+            per_class: PerClass::Always,
+            class_size: params.size,
             ..params.clone()
         });
         let found = slicer.fit(&inp).unwrap();
