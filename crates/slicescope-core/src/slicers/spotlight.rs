@@ -73,9 +73,9 @@ pub struct SpotlightParams {
     /// Spotlights to find, one after the other (default 5).
     pub n_spotlights: usize,
     /// Minimum spotlight size S on all rows: a number of rows (≥ 1) or a
-    /// fraction of the rows (< 1); default 0.02 (per class: `class_size`). With frequency weights a row counts
-    /// its weight relative to the mean weight. With S ≥ n there is nothing
-    /// to find (no candidates).
+    /// fraction of the rows (< 1); default 0.02 (per class: `class_size`).
+    /// With frequency weights a row counts its weight relative to the mean
+    /// weight. With S ≥ n there is nothing to find (no candidates).
     pub size: f64,
     /// Optimiser steps per start (default 500).
     pub steps: usize,
