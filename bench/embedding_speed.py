@@ -23,6 +23,11 @@ from a seed, in chunks, straight into `.npy` memmaps; cached under --workdir.
     /path/to/venv/bin/python bench/embedding_speed.py \
         --domino-python bench/.cache/planted/venvs/domino39/bin/python
 
+`--two-class` instead times the full scan on a two-class version of the same table (label and
+prediction mapped to class >= 5, the same views), with the defaults, which search spotlights per
+label class on two-class tasks, and with `[spotlight] per_class = false` (all rows); results go to
+bench/results/embedding_speed_two_class.json by default.
+
 Needs numpy and pyarrow in the running interpreter (bench/requirements.txt) and a release
 build of the CLI (`cargo build --release -p slicescope-cli`).
 """
@@ -44,6 +49,24 @@ CLASSES = 10
 LATENT = 32
 DIM = 512
 CHUNK = 100_000
+
+
+def two_class_table(d: Path) -> Path:
+    """table.parquet with label and prediction mapped to class >= 5 (two classes); cached."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    out = d / "table_two_class.parquet"
+    if not out.exists():
+        t = pq.read_table(d / "table.parquet")
+        for col in ("y", "yhat"):
+            t = t.set_column(t.schema.get_field_index(col), col,
+                             pc.greater_equal(t[col], CLASSES // 2).cast(pa.int64()))
+        tmp = out.with_suffix(".tmp")
+        pq.write_table(t, tmp)
+        tmp.replace(out)
+    return out
 
 
 def run_child(cmd: list[str], log_prefix: Path, timeout: float | None = None) -> dict:
@@ -180,11 +203,21 @@ def main() -> int:
                     help="Python of the Domino 0.1.5 venv (bench/planted/README.md); without it "
                          "the side-by-side part is skipped")
     ap.add_argument("--skip-full", action="store_true", help="only the mixture-vs-Domino part")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/embedding_speed.json")
+    ap.add_argument("--two-class", action="store_true",
+                    help="only the full scan, on a two-class version of the table, with the "
+                         "defaults and with spotlights on all rows")
+    ap.add_argument("--out", type=Path, help="default bench/results/embedding_speed.json "
+                    "(embedding_speed_two_class.json with --two-class)")
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.out is None:
+        args.out = ROOT / "bench/results" / ("embedding_speed_two_class.json" if args.two_class
+                                             else "embedding_speed.json")
     if args.generate_only:
-        print(json.dumps(generate(args.workdir, args.rows, args.seed)))
+        info = generate(args.workdir, args.rows, args.seed)
+        if args.two_class:
+            two_class_table(Path(info["dir"]))
+        print(json.dumps(info))
         return 0
 
     if not args.slicescope_bin.exists():
@@ -196,7 +229,8 @@ def main() -> int:
     # in a child, so that this process stays small: a child's peak RSS is
     # never reported below its parent's
     gen = subprocess.run([sys.executable, __file__, "--generate-only", "--rows", str(args.rows),
-                          "--seed", str(args.seed), "--workdir", str(args.workdir)],
+                          "--seed", str(args.seed), "--workdir", str(args.workdir)]
+                         + (["--two-class"] if args.two_class else []),
                          capture_output=True, text=True)
     if gen.returncode != 0:
         print(gen.stderr, file=sys.stderr)
@@ -208,6 +242,33 @@ def main() -> int:
     emb_mb = info["n"] * DIM * 4 * 2 / 2**20
     results: dict = {"data": info, "embedding_mb": round(emb_mb, 1)}
     bin_ = str(args.slicescope_bin)
+
+    if args.two_class:
+        all_rows = d / "spotlight_all_rows.toml"
+        all_rows.write_text("[spotlight]\nper_class = false\n")
+        for name, extra in (("defaults", []), ("spotlights_on_all_rows", ["--config", str(all_rows)])):
+            cmd = [bin_, "scan", str(d / "table_two_class.parquet"), "--label", "y", "--pred", "yhat",
+                   "--attributes", "site,age,brightness,batch",
+                   "--view", f"a={d / 'a.npy'}", "--view", f"b={d / 'b.npy'}",
+                   "--slicers", "lattice,mixture,spotlight,direction",
+                   "--seed", "1", "--json", str(d / f"two_class_{name}.json"), "--force", "--quiet",
+                   *extra]
+            r = run_child(cmd, d / f"two_class_{name}")
+            if r["returncode"] != 0:
+                print(r["stderr_tail"], file=sys.stderr)
+                return 3
+            r["peak_over_embedding"] = round(r["peak_mb"] / emb_mb, 2)
+            res = json.loads((d / f"two_class_{name}.json").read_text())
+            r["slices"] = len(res.get("slices", []))
+            r["spotlight_slices"] = sum(s.get("slicer") == "spotlight" for s in res.get("slices", []))
+            r["timings"] = res.get("timing")
+            results[f"two_class_{name}"] = r
+            print(f"two classes, {name}: {r['wall_seconds']:.1f} s wall (search "
+                  f"{r['timings']['search_seconds']:.1f} s), {r['cpu_seconds']:.1f} s CPU, peak "
+                  f"{r['peak_mb']:,.0f} MB, {r['slices']} slices ({r['spotlight_slices']} "
+                  "spotlight)", flush=True)
+        write_results(args.out, results)
+        return 0
 
     if not args.skip_full:
         cmd = [bin_, "scan", str(d / "table.parquet"), "--label", "y", "--pred", "yhat",
@@ -263,12 +324,17 @@ def main() -> int:
         results["mixture_speedup_held_out"] = round(r2["wall_seconds"] / runs["held-out"]["wall_seconds"], 1)
         print(f"mixture speed-up over Domino (whole process, same rows): {speedup:.1f}x (target >= 10x); "
               f"with held-out testing: {results['mixture_speedup_held_out']:.1f}x")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(args.out)
-    print(f"results: {args.out}")
+    write_results(args.out, results)
     return 0
+
+
+def write_results(out: Path, results: dict) -> None:
+    """Write `results` to `out` through a temporary file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"results: {out}")
 
 
 if __name__ == "__main__":
