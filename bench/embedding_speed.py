@@ -247,21 +247,9 @@ def main() -> int:
         all_rows = d / "spotlight_all_rows.toml"
         all_rows.write_text("[spotlight]\nper_class = false\n")
         for name, extra in (("defaults", []), ("spotlights_on_all_rows", ["--config", str(all_rows)])):
-            cmd = [bin_, "scan", str(d / "table_two_class.parquet"), "--label", "y", "--pred", "yhat",
-                   "--attributes", "site,age,brightness,batch",
-                   "--view", f"a={d / 'a.npy'}", "--view", f"b={d / 'b.npy'}",
-                   "--slicers", "lattice,mixture,spotlight,direction",
-                   "--seed", "1", "--json", str(d / f"two_class_{name}.json"), "--force", "--quiet",
-                   *extra]
-            r = run_child(cmd, d / f"two_class_{name}")
-            if r["returncode"] != 0:
-                print(r["stderr_tail"], file=sys.stderr)
+            r = full_scan(bin_, d, "table_two_class.parquet", f"two_class_{name}", extra, emb_mb)
+            if r is None:
                 return 3
-            r["peak_over_embedding"] = round(r["peak_mb"] / emb_mb, 2)
-            res = json.loads((d / f"two_class_{name}.json").read_text())
-            r["slices"] = len(res.get("slices", []))
-            r["spotlight_slices"] = sum(s.get("slicer") == "spotlight" for s in res.get("slices", []))
-            r["timings"] = res.get("timing")
             results[f"two_class_{name}"] = r
             print(f"two classes, {name}: {r['wall_seconds']:.1f} s wall (search "
                   f"{r['timings']['search_seconds']:.1f} s), {r['cpu_seconds']:.1f} s CPU, peak "
@@ -271,19 +259,9 @@ def main() -> int:
         return 0
 
     if not args.skip_full:
-        cmd = [bin_, "scan", str(d / "table.parquet"), "--label", "y", "--pred", "yhat",
-               "--attributes", "site,age,brightness,batch",
-               "--view", f"a={d / 'a.npy'}", "--view", f"b={d / 'b.npy'}",
-               "--slicers", "lattice,mixture,spotlight,direction",
-               "--seed", "1", "--json", str(d / "full.json"), "--force", "--quiet"]
-        r = run_child(cmd, d / "full")
-        if r["returncode"] != 0:
-            print(r["stderr_tail"], file=sys.stderr)
+        r = full_scan(bin_, d, "table.parquet", "full", [], emb_mb)
+        if r is None:
             return 3
-        r["peak_over_embedding"] = round(r["peak_mb"] / emb_mb, 2)
-        res = json.loads((d / "full.json").read_text())
-        r["slices"] = len(res.get("slices", []))
-        r["timings"] = res.get("timing")
         results["full_scan"] = r
         print(f"full scan: {r['wall_seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU, "
               f"peak {r['peak_mb']:,.0f} MB = {r['peak_over_embedding']:.2f}x the embedding "
@@ -326,6 +304,28 @@ def main() -> int:
               f"with held-out testing: {results['mixture_speedup_held_out']:.1f}x")
     write_results(args.out, results)
     return 0
+
+
+def full_scan(bin_: str, d: Path, table: str, name: str, extra: list[str],
+              emb_mb: float) -> dict | None:
+    """`slicescope scan` of `table` with every slicer on both views (plus `extra` flags), timed as
+    a child process; its record with the peak over the embedding data, the slices listed (and how
+    many are spotlights) and the scan's own timings, or None (stderr printed)."""
+    cmd = [bin_, "scan", str(d / table), "--label", "y", "--pred", "yhat",
+           "--attributes", "site,age,brightness,batch",
+           "--view", f"a={d / 'a.npy'}", "--view", f"b={d / 'b.npy'}",
+           "--slicers", "lattice,mixture,spotlight,direction",
+           "--seed", "1", "--json", str(d / f"{name}.json"), "--force", "--quiet", *extra]
+    r = run_child(cmd, d / name)
+    if r["returncode"] != 0:
+        print(r["stderr_tail"], file=sys.stderr)
+        return None
+    r["peak_over_embedding"] = round(r["peak_mb"] / emb_mb, 2)
+    slices = json.loads((d / f"{name}.json").read_text())
+    r["slices"] = len(slices.get("slices", []))
+    r["spotlight_slices"] = sum(s.get("slicer") == "spotlight" for s in slices.get("slices", []))
+    r["timings"] = slices.get("timing")
+    return r
 
 
 def write_results(out: Path, results: dict) -> None:
