@@ -328,7 +328,47 @@ pub fn label_noise(
         return Ok(None);
     };
     let cache = NeighbourCache::new(view, cl, params, seed)?;
-    label_noise_cached(view, classes, confidence, members, params, seed, &cache)
+    let confidence = confidence
+        .map(|c| CheckedConfidence::new(cl, c))
+        .transpose()?;
+    label_noise_cached(
+        view,
+        classes,
+        confidence.as_ref(),
+        members,
+        params,
+        seed,
+        &cache,
+    )
+}
+
+/// A model's confidences checked once against a classification (one per
+/// row, each a probability), with the per-class thresholds of confident
+/// learning ([`class_thresholds`]): what the label-noise test of every
+/// slice of one scan shares, so that each slice does not check the rows
+/// and recompute the thresholds again.
+#[derive(Debug, Clone)]
+pub struct CheckedConfidence<'a> {
+    confidence: &'a Confidence,
+    thresholds: Vec<f64>,
+}
+
+impl<'a> CheckedConfidence<'a> {
+    /// Check `confidence` against `classes` and compute the thresholds.
+    /// Errors: as [`label_noise`] for the classes and the confidences.
+    pub fn new(classes: &Classes, confidence: &'a Confidence) -> Result<Self> {
+        let n = check_classes(classes)?;
+        check_confidence(confidence, n)?;
+        Ok(CheckedConfidence {
+            confidence,
+            thresholds: class_thresholds(classes, confidence),
+        })
+    }
+
+    /// The threshold of each class, in the order of the classes' names.
+    pub fn thresholds(&self) -> &[f64] {
+        &self.thresholds
+    }
 }
 
 /// What the label-noise test of every slice of one view shares: the seeded
@@ -444,11 +484,12 @@ pub fn choose_witness(caches: &[Option<NeighbourCache>]) -> Option<usize> {
 }
 
 /// [`label_noise`] with a [`NeighbourCache`] shared by the slices of one
-/// view (made with the same `params` and `seed`).
+/// view (made with the same `params` and `seed`) and confidences checked
+/// once per scan (made with the same `classes`).
 pub fn label_noise_cached(
     view: &ReducedView,
     classes: Option<&Classes>,
-    confidence: Option<&Confidence>,
+    confidence: Option<&CheckedConfidence>,
     members: &[u32],
     params: &LabelNoiseParams,
     seed: u64,
@@ -462,7 +503,14 @@ pub fn label_noise_cached(
     check_view(view, n)?;
     check_members(members, n)?;
     if let Some(c) = confidence {
-        check_confidence(c, n)?;
+        let m = c.confidence.predicted.len();
+        if m != n || c.thresholds.len() != classes.names.len() {
+            return Err(Error::ShapeMismatch(format!(
+                "the confidences were checked for {m} rows and {} classes, not {n} rows and {} classes",
+                c.thresholds.len(),
+                classes.names.len()
+            )));
+        }
     }
     if cache.n != n || cache.k != params.k {
         return Err(Error::InvalidInput(format!(
@@ -485,7 +533,6 @@ pub fn label_noise_cached(
         .filter(|(r, _)| members.binary_search(r).is_err())
         .collect();
 
-    let thresholds = confidence.map(|c| class_thresholds(classes, c));
     let neighbours = nearest_neighbours(view, &examined, &cache.pool, params.k)?;
 
     // Whether the neighbours side with the prediction, and a suspect's
@@ -497,10 +544,8 @@ pub fn label_noise_cached(
             Vote::Majority => 2 * votes > nb.len(),
             Vote::OverLabel => votes > nb.iter().filter(|&&r| label[r as usize] == y).count(),
         };
-        let confident = match (confidence, &thresholds) {
-            (Some(c), Some(t)) => c.predicted[row as usize] >= t[p as usize],
-            _ => true,
-        };
+        let confident = confidence
+            .is_none_or(|c| c.confidence.predicted[row as usize] >= c.thresholds[p as usize]);
         (sides, (sides && confident).then_some(votes))
     };
 
@@ -590,7 +635,8 @@ pub fn label_noise_cached(
     let in_pair = |row: u32| pair_key == Some(confusion(row));
     suspects.sort_by(|a, b| {
         let by_conf = match confidence {
-            Some(c) => c.predicted[b.0 as usize].total_cmp(&c.predicted[a.0 as usize]),
+            Some(c) => c.confidence.predicted[b.0 as usize]
+                .total_cmp(&c.confidence.predicted[a.0 as usize]),
             None => std::cmp::Ordering::Equal,
         };
         in_pair(b.0)
@@ -2388,6 +2434,56 @@ mod tests {
         let d = run(&p, &full, true, &LabelNoiseParams::default());
         let e = pool.install(|| run(&p, &full, true, &LabelNoiseParams::default()));
         assert_eq!(d, e);
+    }
+
+    #[test]
+    fn checked_confidence_is_shared_and_checked_against_the_table() {
+        let p = planted(5, (0.85, 0.99));
+        let lp = LabelNoiseParams::default();
+        let members: Vec<u32> = REGION.collect();
+        let cache = NeighbourCache::new(&p.view, &p.classes, &lp, 1).unwrap();
+        let checked = CheckedConfidence::new(&p.classes, &p.conf).unwrap();
+        assert_eq!(checked.thresholds(), class_thresholds(&p.classes, &p.conf));
+        // Shared across slices, it gives what a slice's own check gives.
+        let cached = label_noise_cached(
+            &p.view,
+            Some(&p.classes),
+            Some(&checked),
+            &members,
+            &lp,
+            1,
+            &cache,
+        )
+        .unwrap();
+        let own = label_noise(&p.view, Some(&p.classes), Some(&p.conf), &members, &lp, 1).unwrap();
+        assert_eq!(cached, own);
+        assert!(cached.is_some_and(|r| r.flagged));
+        // Checked for other rows, it is refused rather than misread.
+        let fewer = Classes {
+            names: p.classes.names.clone(),
+            label: p.classes.label[..100].to_vec(),
+            pred: p.classes.pred[..100].to_vec(),
+        };
+        let conf = Confidence {
+            predicted: p.conf.predicted[..100].to_vec(),
+            given: p.conf.given[..100].to_vec(),
+        };
+        let other = CheckedConfidence::new(&fewer, &conf).unwrap();
+        let e = label_noise_cached(
+            &p.view,
+            Some(&p.classes),
+            Some(&other),
+            &members,
+            &lp,
+            1,
+            &cache,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("checked for 100 rows and 3 classes, not 3550 rows"),
+            "{e}"
+        );
     }
 
     #[test]

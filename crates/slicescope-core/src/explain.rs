@@ -147,7 +147,7 @@ pub(crate) struct Context<'a> {
     pub binary: bool,
     pub metric: &'a str,
     pub classes: Option<&'a Classes>,
-    pub confidence: Option<&'a crate::outcome::Confidence>,
+    pub confidence: Option<diagnose::CheckedConfidence<'a>>,
     pub index: Option<AttributeIndex<'a>>,
     pub encoded: &'a crate::attributes::Encoded,
     pub views: &'a [ReducedView],
@@ -267,7 +267,7 @@ impl Context<'_> {
             Some((v, cache)) => diagnose::label_noise_cached(
                 &self.views[v],
                 self.classes,
-                self.confidence,
+                self.confidence.as_ref(),
                 s.members,
                 &dg.label_noise,
                 self.seed,

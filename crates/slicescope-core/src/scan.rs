@@ -984,6 +984,10 @@ pub fn scan(
             .collect::<Result<_>>()?,
         None => reduced.iter().map(|_| None).collect(),
     };
+    let confidence = match (out.classes.as_ref(), out.confidence.as_ref()) {
+        (Some(cl), Some(c)) => Some(crate::diagnose::CheckedConfidence::new(cl, c)?),
+        _ => None,
+    };
     // "auto": the best witness, now that every view's score is known.
     let witness = match named_witness {
         Some(w) => w,
@@ -996,7 +1000,7 @@ pub fn scan(
         binary: out.binary,
         metric: &out.metric,
         classes: out.classes.as_ref(),
-        confidence: out.confidence.as_ref(),
+        confidence,
         index,
         encoded: &enc,
         views: &reduced,
