@@ -349,6 +349,24 @@ impl OutcomeSummary {
             .filter(|&(_, share)| share >= min_share_of_errors)
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
+
+    /// The `n` most frequent wrong pairs with their share of the slice's
+    /// errors, most frequent first (empty for regression and for a slice
+    /// without errors).
+    pub fn top_errors(&self, n: usize) -> Vec<(&ConfusionPair, f64)> {
+        match self {
+            OutcomeSummary::Confusion {
+                errors,
+                error_pairs,
+                ..
+            } if *errors > 0.0 => error_pairs
+                .iter()
+                .take(n)
+                .map(|p| (p, p.count / errors))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Example rows of a slice.
@@ -418,6 +436,10 @@ pub struct SentenceParts {
     /// of them, if any.
     #[serde(default)]
     pub dominant_label: Option<(String, f64)>,
+    /// Without a dominant pair or class: the most frequent wrong pairs
+    /// with their share of the slice's errors (the sentence names two).
+    #[serde(default)]
+    pub top_errors: Vec<(ErrorPair, f64)>,
     /// The best attribute rule, if attributes were searched.
     pub rule: Option<RuleText>,
     /// Text phrases describing the slice, best first (three are used).
@@ -1591,7 +1613,11 @@ fn sample(members: &[u32], k: usize, seed: u64) -> Vec<u32> {
 /// 'long sleeves', 'plaid'
 /// ```
 ///
-/// (on one line). Non-binary metrics read "mean absolute error 0.82 vs 0.31
+/// (on one line). When no wrong pair holds half of the errors and no true
+/// class 60% of them, the two most frequent pairs are named with their
+/// share of the errors: "errors spread, most often Coat predicted as
+/// Pullover (14%) and Shirt predicted as Pullover (9.9%)". Non-binary
+/// metrics read "mean absolute error 0.82 vs 0.31
 /// elsewhere (+120.5 excess)". The rule is stated when its F1 is at least
 /// [`RULE_MIN_F1`], otherwise the line says "no attribute rule (best F1
 /// 0.21)"; at most three non-empty phrases are quoted. Percentages have no
@@ -1611,6 +1637,21 @@ pub fn sentence(s: &SentenceParts) -> String {
             "mostly {label} misclassified ({} of errors)",
             fmt_percent(*share)
         ));
+    } else if !s.top_errors.is_empty() {
+        let pairs: Vec<String> = s
+            .top_errors
+            .iter()
+            .take(2)
+            .map(|(p, share)| {
+                format!(
+                    "{} predicted as {} ({})",
+                    p.label,
+                    p.predicted,
+                    fmt_percent(*share)
+                )
+            })
+            .collect();
+        details.push(format!("errors spread, most often {}", pairs.join(" and ")));
     }
     if let Some(r) = &s.rule {
         if r.f1 >= RULE_MIN_F1 {
@@ -2675,6 +2716,7 @@ mod tests {
                 predicted: "T-shirt".into(),
             }),
             dominant_label: None,
+            top_errors: Vec::new(),
             rule: Some(RuleText {
                 text: "weather = fog ∧ camera = B".into(),
                 precision: 0.912,
@@ -2702,6 +2744,36 @@ mod tests {
             "12% of samples (n = 1,234), error 41% vs 6% elsewhere (+310 errors): mostly Shirt \
              misclassified (84% of errors)"
         );
+        // Without either, the two most frequent wrong pairs and their shares.
+        let pair = |l: &str, p: &str, share: f64| {
+            (
+                ErrorPair {
+                    label: l.into(),
+                    predicted: p.into(),
+                },
+                share,
+            )
+        };
+        let wide = SentenceParts {
+            dominant_label: None,
+            top_errors: vec![
+                pair("Coat", "Pullover", 0.1408),
+                pair("Shirt", "Pullover", 0.0986),
+                pair("Shirt", "T-shirt", 0.0915),
+            ],
+            ..spread.clone()
+        };
+        assert_eq!(
+            sentence(&wide),
+            "12% of samples (n = 1,234), error 41% vs 6% elsewhere (+310 errors): errors spread, \
+             most often Coat predicted as Pullover (14%) and Shirt predicted as Pullover (9.9%)"
+        );
+        // A dominant pair is named alone.
+        let both = SentenceParts {
+            dominant_error: parts.dominant_error.clone(),
+            ..wide
+        };
+        assert!(sentence(&both).ends_with("mostly Shirt predicted as T-shirt"));
     }
 
     #[test]

@@ -320,6 +320,19 @@ impl Context<'_> {
             dominant_label: outcome
                 .dominant_error_label(0.6)
                 .map(|(l, share)| (l.to_string(), share)),
+            top_errors: outcome
+                .top_errors(2)
+                .into_iter()
+                .map(|(p, share)| {
+                    (
+                        ErrorPair {
+                            label: p.label.clone(),
+                            predicted: p.predicted.clone(),
+                        },
+                        share,
+                    )
+                })
+                .collect(),
             rule: attribute_rule.as_ref().map(RuleText::from),
             phrases: phrases
                 .as_ref()
