@@ -99,8 +99,9 @@ macro_rules! slicescope_ensure {
 }
 
 /// Names in `candidates` that are close to `name`: same name ignoring case
-/// and punctuation, a prefix/substring match, or an edit distance of at
-/// most a third of the name's length. Best matches first, at most three.
+/// and punctuation, a prefix/substring match (of at least 3 characters),
+/// or an edit distance of at most a third of the name's length. Best
+/// matches first, at most three.
 pub fn near_matches(name: &str, candidates: &[String]) -> Vec<String> {
     let norm = |s: &str| -> String {
         s.chars()
@@ -116,7 +117,10 @@ pub fn near_matches(name: &str, candidates: &[String]) -> Vec<String> {
             if n == target {
                 return Some((0, c));
             }
-            if !target.is_empty() && (n.contains(&target) || target.contains(&n)) && !n.is_empty() {
+            // Containment counts when the shorter name is not a mere letter
+            // or two: "a" is inside most names.
+            let shorter = n.chars().count().min(target.chars().count());
+            if shorter >= 3 && (n.contains(&target) || target.contains(&n)) {
                 return Some((1, c));
             }
             let d = levenshtein(&n, &target);
@@ -171,6 +175,10 @@ mod tests {
         assert_eq!(near_matches("pred", &cands), vec!["pred_proba"]);
         assert!(near_matches("zzzzzz", &cands).is_empty());
         assert_eq!(near_matches("lable", &cands), vec!["label"]);
+        // One-letter columns are inside most names; they are no suggestion.
+        let short: Vec<String> = ["a", "b", "label", "pr"].map(String::from).to_vec();
+        assert_eq!(near_matches("lable", &short), vec!["label"]);
+        assert_eq!(near_matches("pred", &short), vec!["pr"]);
     }
 
     #[test]

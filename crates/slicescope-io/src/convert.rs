@@ -488,12 +488,12 @@ impl VectorSink<'_> {
                 Some(dim) if dim != len => {
                     return Err(match *self.first_row {
                         Some(first) => Error::InvalidInput(format!(
-                            "column '{name}' has ragged embedding lists: row {first} has {dim} \
+                            "column '{name}' has lists of different lengths: row {first} has {dim} \
                              values but row {} has {len}; every row must have the same length",
                             self.row + i
                         )),
                         None => Error::InvalidInput(format!(
-                            "column '{name}' has ragged embedding lists: its type fixes {dim} \
+                            "column '{name}' has lists of different lengths: its type fixes {dim} \
                              values per row but row {} has {len}",
                             self.row + i
                         )),

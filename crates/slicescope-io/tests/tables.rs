@@ -701,7 +701,10 @@ fn ragged_lists_name_the_rows() {
         let err = read_table(&path, &ReadOptions::default()).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, Error::InvalidInput(_)), "{msg}");
-        assert!(msg.contains("'emb'") && msg.contains("ragged"), "{msg}");
+        assert!(
+            msg.contains("'emb'") && msg.contains("lists of different lengths"),
+            "{msg}"
+        );
         assert!(
             msg.contains("row 1 has 3") && msg.contains("row 3 has 2"),
             "{msg}"
