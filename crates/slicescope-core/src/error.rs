@@ -11,7 +11,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A column that the configuration names is not in the input.
-    #[error("{role} column '{name}' not found{}", suggestion_text(.suggestions))]
+    #[error("{role} column '{name}' not found{}", column_hint(.suggestions, .columns))]
     ColumnNotFound {
         /// The name that was asked for.
         name: String,
@@ -19,6 +19,9 @@ pub enum Error {
         role: String,
         /// Existing column names close to `name`.
         suggestions: Vec<String>,
+        /// When no name is close: the input's columns (the message lists
+        /// the first [`LISTED_COLUMNS`]).
+        columns: Vec<String>,
     },
     /// Lengths or dimensions that must agree do not.
     #[error("shape mismatch: {0}")]
@@ -68,20 +71,55 @@ impl Error {
             reason: reason.into(),
         }
     }
+
+    /// [`Error::ColumnNotFound`] for `name`, wanted as `role`, among the
+    /// input's column `names`: with the [`near_matches`], or the names
+    /// themselves when none is close.
+    pub fn column_not_found(name: &str, role: impl Into<String>, names: &[String]) -> Self {
+        let suggestions = near_matches(name, names);
+        let columns = if suggestions.is_empty() {
+            names.to_vec()
+        } else {
+            Vec::new()
+        };
+        Error::ColumnNotFound {
+            name: name.to_string(),
+            role: role.into(),
+            suggestions,
+            columns,
+        }
+    }
 }
 
-fn suggestion_text(suggestions: &[String]) -> String {
-    if suggestions.is_empty() {
+/// At most this many of the input's columns are listed in a
+/// [`Error::ColumnNotFound`] message.
+pub const LISTED_COLUMNS: usize = 12;
+
+fn quoted(names: &[String]) -> Vec<String> {
+    names.iter().map(|s| format!("'{s}'")).collect()
+}
+
+fn column_hint(suggestions: &[String], columns: &[String]) -> String {
+    if !suggestions.is_empty() {
+        format!("; did you mean {}?", quoted(suggestions).join(" or "))
+    } else if columns.is_empty() {
         String::new()
     } else {
-        format!(
-            "; did you mean {}?",
-            suggestions
-                .iter()
-                .map(|s| format!("'{s}'"))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )
+        let shown = quoted(&columns[..columns.len().min(LISTED_COLUMNS)]).join(", ");
+        let more = columns.len().saturating_sub(LISTED_COLUMNS);
+        let noun = if columns.len() == 1 {
+            "column"
+        } else {
+            "columns"
+        };
+        if more > 0 {
+            format!(
+                "; the input has {} {noun}: {shown} and {more} more",
+                columns.len()
+            )
+        } else {
+            format!("; the input has {} {noun}: {shown}", columns.len())
+        }
     }
 }
 
@@ -183,14 +221,28 @@ mod tests {
 
     #[test]
     fn column_not_found_message() {
-        let e = Error::ColumnNotFound {
-            name: "lable".into(),
-            role: "label".into(),
-            suggestions: vec!["label".into()],
-        };
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let e = Error::column_not_found("lable", "label", &names(&["label", "pred"]));
         assert_eq!(
             e.to_string(),
             "label column 'lable' not found; did you mean 'label'?"
         );
+        // Nothing close: the input's columns are listed, up to 12.
+        let e = Error::column_not_found("target", "label", &names(&["hello"]));
+        assert_eq!(
+            e.to_string(),
+            "label column 'target' not found; the input has 1 column: 'hello'"
+        );
+        let many: Vec<String> = (0..15).map(|i| format!("x{i}")).collect();
+        let e = Error::column_not_found("target", "label", &many).to_string();
+        assert!(
+            e.ends_with(
+                "the input has 15 columns: 'x0', 'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', \
+                 'x8', 'x9', 'x10', 'x11' and 3 more"
+            ),
+            "{e}"
+        );
+        let e = Error::column_not_found("target", "label", &[]);
+        assert_eq!(e.to_string(), "label column 'target' not found");
     }
 }

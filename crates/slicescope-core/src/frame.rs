@@ -216,11 +216,8 @@ impl Frame {
     /// among the source's columns. `role` says what the column was wanted
     /// for ("label", "attribute", ...).
     pub fn require(&self, name: &str, role: &str) -> Result<&Column> {
-        self.column(name).ok_or_else(|| Error::ColumnNotFound {
-            name: name.to_string(),
-            role: role.to_string(),
-            suggestions: crate::error::near_matches(name, &self.source_columns),
-        })
+        self.column(name)
+            .ok_or_else(|| Error::column_not_found(name, role, &self.source_columns))
     }
 }
 

@@ -355,11 +355,7 @@ pub fn resolve_attributes(config: &Config, columns: &[(String, String)]) -> Resu
     }
     for a in &c.attributes {
         if !names.contains(a) {
-            return Err(Error::ColumnNotFound {
-                name: a.clone(),
-                role: "attribute".into(),
-                suggestions: crate::error::near_matches(a, &names),
-            });
+            return Err(Error::column_not_found(a, "attribute", &names));
         }
         if config.role_columns().contains(a) {
             return Err(Error::param(

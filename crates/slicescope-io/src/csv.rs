@@ -10,7 +10,6 @@ use std::sync::Arc;
 use arrow::csv::reader::Format as CsvFormat;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use regex::Regex;
-use slicescope_core::error::near_matches;
 use slicescope_core::{Error, Result};
 
 use crate::{extension, format_error, io_error, open_file};
@@ -144,11 +143,7 @@ pub(crate) fn plan(path: &Path, opts: &CsvOptions) -> Result<CsvPlan> {
     let names: Vec<String> = inferred.fields().iter().map(|f| f.name().clone()).collect();
     for name in opts.types.keys() {
         if !names.iter().any(|n| n == name) {
-            return Err(Error::ColumnNotFound {
-                name: name.clone(),
-                role: "CSV type override".into(),
-                suggestions: near_matches(name, &names),
-            });
+            return Err(Error::column_not_found(name, "CSV type override", &names));
         }
     }
     let fields: Vec<Field> = inferred

@@ -215,7 +215,10 @@ pub fn read_vocabulary(path: &Path) -> Result<VocabularyFile> {
         };
         let mut frame = read_table(path, &opts).map_err(|e| match e {
             Error::ColumnNotFound {
-                name, suggestions, ..
+                name,
+                suggestions,
+                columns,
+                ..
             } => Error::ColumnNotFound {
                 name,
                 role: format!(
@@ -223,6 +226,7 @@ pub fn read_vocabulary(path: &Path) -> Result<VocabularyFile> {
                     path.display()
                 ),
                 suggestions,
+                columns,
             },
             other => other,
         })?;

@@ -9,7 +9,6 @@ use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::{FileReader, StreamReader};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use slicescope_core::error::near_matches;
 use slicescope_core::{Column, Error, Frame, Result};
 
 use crate::convert::{unsupported, ColumnBuilder, Kind};
@@ -200,15 +199,24 @@ fn resolve_names(schema: &Schema, names: &[String]) -> Result<Vec<(usize, String
         if out.iter().any(|(_, n)| n == name) {
             continue;
         }
-        match schema.fields().iter().position(|f| f.name() == name) {
-            Some(i) => out.push((i, name.clone())),
-            None => {
+        let at: Vec<usize> = (schema.fields().iter().enumerate())
+            .filter(|(_, f)| f.name() == name)
+            .map(|(i, _)| i)
+            .collect();
+        match at[..] {
+            [i] => out.push((i, name.clone())),
+            [] => {
                 let all: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-                return Err(Error::ColumnNotFound {
-                    name: name.clone(),
-                    role: "requested".into(),
-                    suggestions: near_matches(name, &all),
-                });
+                return Err(Error::column_not_found(name, "requested", &all));
+            }
+            _ => {
+                let places: Vec<String> = at.iter().map(|i| (i + 1).to_string()).collect();
+                return Err(Error::InvalidInput(format!(
+                    "column '{name}' appears {} times in the input (columns {}); rename the \
+                     duplicates so that each name means one column",
+                    at.len(),
+                    places.join(", ")
+                )));
             }
         }
     }

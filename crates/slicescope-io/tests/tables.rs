@@ -1257,3 +1257,37 @@ fn parquet_embeddings_without_nulls_across_pages_and_row_groups() {
         .to_string();
     assert!(msg.contains("row 1 has 0"), "{msg}");
 }
+
+#[test]
+fn a_duplicated_column_name_is_refused_when_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = batch(vec![
+        (
+            "x",
+            Arc::new(Float64Array::from(vec![1.5, 2.0])) as ArrayRef,
+        ),
+        ("a", Arc::new(StringArray::from(vec!["p", "q"]))),
+        ("a", Arc::new(StringArray::from(vec!["r", "s"]))),
+    ]);
+    let csv = dir.path().join("dup.csv");
+    std::fs::write(&csv, "x,a,a\n1.5,p,r\n2,q,s\n").unwrap();
+    let mut paths: Vec<PathBuf> = BINARY_FORMATS
+        .iter()
+        .map(|&f| write(dir.path(), "dup", f, std::slice::from_ref(&b)))
+        .collect();
+    paths.push(csv);
+    for path in &paths {
+        // Which of the two 'a' is meant cannot be told: refused, named.
+        let err = read_table(path, &cols(&["x", "a"])).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("column 'a' appears 2 times in the input (columns 2, 3)"),
+            "{}: {msg}",
+            path.display()
+        );
+        // The other columns read as usual.
+        let f = read_table(path, &cols(&["x"])).unwrap();
+        assert_eq!(floats(&f, "x"), vec![1.5, 2.0]);
+    }
+}

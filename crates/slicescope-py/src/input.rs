@@ -198,11 +198,11 @@ fn check_report_columns(config: &Config, names: &[String]) -> Result<()> {
     for (col, role) in [(&c.image, "image"), (&c.text, "text")] {
         if let Some(col) = col {
             if !names.contains(col) {
-                return Err(Error::ColumnNotFound {
-                    name: col.clone(),
-                    role: format!("report {role}"),
-                    suggestions: slicescope_core::error::near_matches(col, names),
-                });
+                return Err(Error::column_not_found(
+                    col,
+                    format!("report {role}"),
+                    names,
+                ));
             }
         }
     }

@@ -614,11 +614,7 @@ fn read_for_contains(data: Data, columns: &[String]) -> slicescope_core::Result<
     let names: Vec<String> = data.columns()?.into_iter().map(|(n, _)| n).collect();
     for c in columns {
         if !names.contains(c) {
-            return Err(Error::ColumnNotFound {
-                name: c.clone(),
-                role: "slice".into(),
-                suggestions: slicescope_core::error::near_matches(c, &names),
-            });
+            return Err(Error::column_not_found(c, "slice", &names));
         }
     }
     data.read(columns, &names)
