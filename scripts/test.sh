@@ -35,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
-.venv/bin/python -m pytest -q scripts/test_make_vocab.py bench/planted/test_metrics.py
+.venv/bin/python -m pytest -q scripts/test_make_vocab.py bench/planted/test_metrics.py bench/planted/test_targets.py
 
 echo "== browser tests: the HTML reports of both examples in headless Chromium"
 if ! command -v chromium >/dev/null 2>&1; then
