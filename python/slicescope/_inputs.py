@@ -32,8 +32,7 @@ def coerce_data(data: DataLike) -> tuple[Any, str]:
     module = type(data).__module__.split(".")[0]
     kind = type(data).__name__
     if module == "pandas" and kind == "DataFrame":
-        pa = _pyarrow("a pandas DataFrame")
-        return pa.Table.from_pandas(data, preserve_index=False), "pandas DataFrame"
+        return _from_pandas(data), "pandas DataFrame"
     if module == "polars":
         if kind == "LazyFrame":
             raise TypeError("data is a polars LazyFrame: collect() it first")
@@ -62,6 +61,31 @@ def coerce_views(views: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
     if not isinstance(views, Mapping):
         raise TypeError("views must be a dict of name -> array")
     return [(name, array_of(name, v)) for name, v in views.items()]
+
+
+def _from_pandas(df: Any) -> Any:
+    """A pandas DataFrame as a pyarrow Table, or an ``InvalidInputError``
+    naming the column that cannot be converted."""
+    from slicescope.errors import InvalidInputError
+
+    pa = _pyarrow("a pandas DataFrame")
+    names = [str(c) for c in df.columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        listed = ", ".join(f"'{n}'" for n in twice)
+        raise InvalidInputError(
+            f"the pandas DataFrame has more than one column named {listed}; rename the "
+            "duplicates so that each name means one column"
+        )
+    try:
+        return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        # pyarrow's message names the column ("Conversion failed for column a
+        # with type object"); say what to do about it.
+        raise InvalidInputError(
+            f"the pandas DataFrame cannot be converted to Arrow: {e}; give each column one "
+            "type (e.g. df[col].astype(str) for a column of mixed strings and numbers)"
+        ) from e
 
 
 def _pyarrow(what: str) -> Any:

@@ -69,6 +69,21 @@ def test_column_not_found_in_memory(table: dict[str, Any]) -> None:
         slicescope.scan(to_arrow(table), label="label", pred="prd", attributes=["age"])
 
 
+def test_unconvertible_pandas_columns_are_named() -> None:
+    pd = pytest.importorskip("pandas")
+    n = 200
+    df = pd.DataFrame({"label": [0, 1] * (n // 2), "pred": [0, 0] * (n // 2), "a": ["x"] * n})
+    mixed = df.assign(a=["x"] * (n - 1) + [5])
+    with pytest.raises(InvalidInputError, match=r"column a .*astype\(str\)"):
+        slicescope.scan(mixed, label="label", pred="pred", attributes=["a"])
+    twice = pd.concat([df, df[["a"]]], axis=1)
+    with pytest.raises(InvalidInputError, match="more than one column named 'a'"):
+        slicescope.scan(twice, label="label", pred="pred", attributes=["a"])
+    # The same frame with the type fixed scans.
+    fixed = mixed.assign(a=mixed["a"].astype(str))
+    assert slicescope.scan(fixed, label="label", pred="pred", attributes=["a"]).slices is not None
+
+
 def test_shape_error_as_the_cli(tmp_path: Path) -> None:
     np.save(tmp_path / "v.npy", np.zeros((10, 3), dtype=np.float32))
     args = ["--label", "label", "--pred", "pred", "--view", f"v={tmp_path / 'v.npy'}"]
