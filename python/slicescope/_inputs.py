@@ -46,7 +46,7 @@ def coerce_data(data: DataLike) -> tuple[Any, str]:
         return reader, f"pyarrow {kind}"
     if isinstance(data, Mapping):
         pa = _pyarrow("a dict of columns")
-        return pa.table(dict(data)), "dict of columns"
+        return _converted(lambda: pa.table(dict(data)), pa, "dict of columns"), "dict of columns"
     raise TypeError(
         "data must be a pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, "
         "an object with __arrow_c_stream__, a dict of columns, or a path to a Parquet, "
@@ -77,14 +77,23 @@ def _from_pandas(df: Any) -> Any:
             f"the pandas DataFrame has more than one column named {listed}; rename the "
             "duplicates so that each name means one column"
         )
+    return _converted(
+        lambda: pa.Table.from_pandas(df, preserve_index=False), pa, "pandas DataFrame"
+    )
+
+
+def _converted(convert: Any, pa: Any, what: str) -> Any:
+    """``convert()``, with pyarrow's conversion errors as ``InvalidInputError``."""
+    from slicescope.errors import InvalidInputError
+
     try:
-        return pa.Table.from_pandas(df, preserve_index=False)
+        return convert()
     except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         # pyarrow's message names the column ("Conversion failed for column a
         # with type object"); say what to do about it.
         raise InvalidInputError(
-            f"the pandas DataFrame cannot be converted to Arrow: {e}; give each column one "
-            "type (e.g. df[col].astype(str) for a column of mixed strings and numbers)"
+            f"the {what} cannot be converted to Arrow: {e}; give each column one type "
+            "(e.g. df[col].astype(str) for a column of mixed strings and numbers)"
         ) from e
 
 

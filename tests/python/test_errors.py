@@ -79,6 +79,8 @@ def test_unconvertible_pandas_columns_are_named() -> None:
     twice = pd.concat([df, df[["a"]]], axis=1)
     with pytest.raises(InvalidInputError, match="more than one column named 'a'"):
         slicescope.scan(twice, label="label", pred="pred", attributes=["a"])
+    with pytest.raises(InvalidInputError, match="dict of columns cannot be converted"):
+        slicescope.scan({"label": [0, 1], "pred": [0, "x"]}, label="label", pred="pred")
     # The same frame with the type fixed scans.
     fixed = mixed.assign(a=mixed["a"].astype(str))
     assert slicescope.scan(fixed, label="label", pred="pred", attributes=["a"]).slices is not None
