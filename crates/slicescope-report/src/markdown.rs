@@ -103,7 +103,9 @@ pub fn markdown(result: &ScanResult, meta: &Meta, top: usize) -> String {
 
 /// What a slice is, in a few words: its attribute rule when one matches it
 /// well (precision and recall ≥ 0.8), else who found it where and its
-/// dominant wrong label → prediction pair.
+/// errors, in the sentence's terms: "mostly A → B" when that pair holds at
+/// least half of them, "mostly A misclassified" when class A holds 60%,
+/// else "most often A → B", each with its share.
 fn name(sl: &slicescope_core::scan::Slice) -> String {
     let Some(e) = &sl.explanation else {
         return sl.description.clone();
@@ -119,22 +121,46 @@ fn name(sl: &slicescope_core::scan::Slice) -> String {
         Some(v) => format!("{} in view '{v}'", sl.slicer),
         None => sl.slicer.clone(),
     };
-    match &e.outcome {
-        OutcomeSummary::Confusion {
-            errors,
-            error_pairs,
-            ..
-        } if *errors > 0.0 && !error_pairs.is_empty() => {
-            let p = &error_pairs[0];
-            format!(
-                "{found}: mostly {} → {} ({:.0}% of its errors)",
-                p.label,
-                p.predicted,
-                100.0 * p.count / errors
-            )
-        }
-        _ => sl.description.clone(),
+    match errors_in_words(&e.outcome) {
+        Some(words) => format!("{found}: {words}"),
+        None => sl.description.clone(),
     }
+}
+
+/// "mostly A → B (62% of its errors)", "mostly A misclassified (84% of its
+/// errors)" or "most often A → B (14% of its errors)"; None without wrong
+/// pairs (regression, or no error).
+fn errors_in_words(outcome: &OutcomeSummary) -> Option<String> {
+    let OutcomeSummary::Confusion {
+        errors,
+        error_pairs,
+        ..
+    } = outcome
+    else {
+        return None;
+    };
+    let first = error_pairs.first().filter(|_| *errors > 0.0)?;
+    let share = |count: f64| 100.0 * count / errors;
+    Some(if let Some(p) = outcome.dominant_error(0.5) {
+        format!(
+            "mostly {} → {} ({:.0}% of its errors)",
+            p.label,
+            p.predicted,
+            share(p.count)
+        )
+    } else if let Some((label, s)) = outcome.dominant_error_label(0.6) {
+        format!(
+            "mostly {label} misclassified ({:.0}% of its errors)",
+            100.0 * s
+        )
+    } else {
+        format!(
+            "most often {} → {} ({:.0}% of its errors)",
+            first.label,
+            first.predicted,
+            share(first.count)
+        )
+    })
 }
 
 /// A table cell: pipes escaped, on one line.
@@ -177,5 +203,49 @@ mod tests {
         assert_eq!(q(2.5e-7), "2.5e-7");
         assert_eq!(q(0.0312), "0.031");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn errors_are_mostly_one_pair_only_when_it_holds_half() {
+        use slicescope_core::describe::ConfusionPair;
+        let pair = |l: &str, p: &str, count: f64| ConfusionPair {
+            label: l.into(),
+            predicted: p.into(),
+            count,
+            share_in_slice: 0.0,
+            share_overall: 0.0,
+            error: true,
+        };
+        let outcome = |pairs: Vec<ConfusionPair>| OutcomeSummary::Confusion {
+            weight: 200.0,
+            errors: 100.0,
+            pairs: Vec::new(),
+            error_pairs: pairs,
+        };
+        let words = |pairs| errors_in_words(&outcome(pairs)).unwrap();
+        assert_eq!(
+            words(vec![
+                pair("Shirt", "T-shirt", 62.0),
+                pair("Coat", "Shirt", 9.0)
+            ]),
+            "mostly Shirt → T-shirt (62% of its errors)"
+        );
+        assert_eq!(
+            words(vec![
+                pair("Shirt", "T-shirt", 38.0),
+                pair("Shirt", "Pullover", 31.0),
+                pair("Coat", "Shirt", 9.0)
+            ]),
+            "mostly Shirt misclassified (69% of its errors)"
+        );
+        // Spread errors: the most frequent pair, not called "mostly".
+        assert_eq!(
+            words(vec![
+                pair("Coat", "Pullover", 14.0),
+                pair("Shirt", "Pullover", 10.0)
+            ]),
+            "most often Coat → Pullover (14% of its errors)"
+        );
+        assert_eq!(errors_in_words(&outcome(Vec::new())), None);
     }
 }
