@@ -89,11 +89,15 @@ def _converted(convert: Any, pa: Any, what: str) -> Any:
     try:
         return convert()
     except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        # pyarrow's message names the column ("Conversion failed for column a
-        # with type object"); say what to do about it.
+        # The three ways a conversion fails, each tested: a column mixing
+        # types (ArrowTypeError), a value not of the column's inferred type
+        # (ArrowInvalid), a dtype Arrow has no type for, such as complex
+        # (ArrowNotImplementedError). pyarrow's message names the column;
+        # this says what to do about it. Any other error propagates as is.
         raise InvalidInputError(
-            f"the {what} cannot be converted to Arrow: {e}; give each column one type "
-            "(e.g. df[col].astype(str) for a column of mixed strings and numbers)"
+            f"the {what} cannot be converted to Arrow: {e}; give each column one type of "
+            "numbers, strings or booleans (e.g. df[col].astype(str) for a column of mixed "
+            "strings and numbers)"
         ) from e
 
 

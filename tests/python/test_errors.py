@@ -81,6 +81,9 @@ def test_unconvertible_pandas_columns_are_named() -> None:
         slicescope.scan(twice, label="label", pred="pred", attributes=["a"])
     with pytest.raises(InvalidInputError, match="dict of columns cannot be converted"):
         slicescope.scan({"label": [0, 1], "pred": [0, "x"]}, label="label", pred="pred")
+    # A dtype Arrow has no type for.
+    with pytest.raises(InvalidInputError, match="column a with type complex128"):
+        slicescope.scan(df.assign(a=1j), label="label", pred="pred", attributes=["a"])
     # The same frame with the type fixed scans.
     fixed = mixed.assign(a=mixed["a"].astype(str))
     assert slicescope.scan(fixed, label="label", pred="pred", attributes=["a"]).slices is not None
